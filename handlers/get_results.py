@@ -1,0 +1,42 @@
+"""GET /get-results?jobId=… → the job's status, results and a presigned URL of the analysed image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from image_analyzer import aws
+from image_analyzer.config import int_setting, required
+from image_analyzer.errors import ApiError, ErrorCode
+from image_analyzer.http import create_resolver, json_response
+from image_analyzer.jobs import JobStatus, api_view
+from image_analyzer.objects import ObjectStore
+from image_analyzer.observability import get_logger
+from image_analyzer.store import JobStore
+from image_analyzer.uploads import is_job_id
+
+logger = get_logger("get_results")
+app = create_resolver(logger)
+
+
+@app.get("/get-results")
+def get_results() -> Response:
+    job_id = app.current_event.get_query_string_value("jobId", "")
+    if not is_job_id(job_id):
+        raise ApiError(400, ErrorCode.INVALID_JOB_ID, "jobId must be the UUID returned by /request-upload.")
+    logger.append_keys(jobId=job_id)
+    item = JobStore(aws.dynamodb_table(required("TABLE_NAME"))).get(job_id)
+    if item is None:
+        raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
+    image_url = None
+    if item.get("status") == JobStatus.COMPLETE and item.get("imageKey"):
+        objects = ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
+        image_url = objects.presigned_get(str(item["imageKey"]), int_setting("URL_EXPIRY_SECONDS", minimum=1))
+    return json_response(200, api_view(item, image_url))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,96 @@
+"""S3 ObjectCreated (through SQS, or directly) → render, label and record every uploaded object.
+
+Every record of every message is processed; one bad image never re-drives its neighbours (partial batch failures).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from image_analyzer import aws
+from image_analyzer.config import float_setting, int_setting, required
+from image_analyzer.labels import LabelDetector
+from image_analyzer.objects import ObjectStore
+from image_analyzer.observability import get_logger, get_metrics
+from image_analyzer.processing import Outcome, Processor, Result
+from image_analyzer.store import JobStore
+
+logger = get_logger("process_image")
+metrics = get_metrics()
+batch = BatchProcessor(event_type=EventType.SQS)
+
+
+@functools.cache
+def processor() -> Processor:
+    return Processor(
+        store=JobStore(aws.dynamodb_table(required("TABLE_NAME"))),
+        objects=ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET")),
+        labels=LabelDetector(aws.rekognition_client(), int_setting("MAX_LABELS", 1), float_setting("MIN_CONFIDENCE")),
+        max_upload_bytes=int_setting("MAX_UPLOAD_BYTES", minimum=1),
+    )
+
+
+class _Invocation:
+    """What one record handler needs from the invocation: the time left is the job's lease."""
+
+    context: LambdaContext | None = None
+
+    @classmethod
+    def lease_seconds(cls) -> float:
+        if cls.context is None:
+            return 300.0
+        return max(1.0, cls.context.get_remaining_time_in_millis() / 1000)
+
+
+def _record(result: Result) -> None:
+    if result.job_id:
+        logger.append_keys(jobId=result.job_id)
+    log = logger.warning if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN_JOB) else logger.info
+    log("object processed", extra={"outcome": result.outcome.value, "errorCode": result.error_code})
+    if result.outcome is Outcome.COMPLETED:
+        metrics.add_metric(name="JobsCompleted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ProcessingTime", unit=MetricUnit.Milliseconds, value=result.seconds * 1000)
+    elif result.outcome is Outcome.FAILED:
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+    logger.remove_keys(["jobId"])
+
+
+def _process_s3_records(s3_event: dict[str, Any], final_attempt: bool) -> None:
+    failures: list[Exception] = []
+    for record in S3Event(s3_event).records:
+        key = unquote_plus(record.s3.get_object.key)  # keys arrive URL-encoded
+        try:
+            _record(processor().process(key, _Invocation.lease_seconds(), final_attempt))
+        except Exception as exc:  # a transient failure of one record must not stop the others
+            logger.exception("processing failed; the delivery will be retried")
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
+def _handle_sqs_record(record: SQSRecord) -> None:
+    body = json.loads(record.body)
+    if body.get("Event") == "s3:TestEvent":
+        return  # S3 sends this once when the notification is configured
+    final = int(record.attributes.approximate_receive_count or 1) >= int_setting("MAX_RECEIVE_COUNT", 1)
+    _process_s3_records(body, final_attempt=final)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _Invocation.context = context
+    records = event.get("Records") or []
+    if records and records[0].get("eventSource") == "aws:s3":
+        _process_s3_records(event, final_attempt=False)  # direct S3 trigger: Lambda's async retries apply
+        return {"batchItemFailures": []}
+    return process_partial_response(event=event, record_handler=_handle_sqs_record, processor=batch, context=context)

@@ -1,0 +1,51 @@
+"""POST /request-upload → create a pending job and hand out presigned upload URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from image_analyzer import aws
+from image_analyzer.config import int_setting, required
+from image_analyzer.http import create_resolver, json_response
+from image_analyzer.jobs import NewJob, utc_now
+from image_analyzer.objects import ObjectStore
+from image_analyzer.observability import get_logger
+from image_analyzer.store import JobStore
+from image_analyzer.uploads import new_job_id, parse_body, upload_key, validate_upload_request
+
+logger = get_logger("request_upload")
+app = create_resolver(logger)
+
+
+@app.post("/request-upload")
+def request_upload() -> Response:
+    max_bytes = int_setting("MAX_UPLOAD_BYTES", minimum=1)
+    expires_in = int_setting("URL_EXPIRY_SECONDS", minimum=1)
+    request = validate_upload_request(parse_body(app.current_event.decoded_body), max_bytes)
+    job_id = new_job_id()
+    logger.append_keys(jobId=job_id)
+    key = upload_key(job_id, request.safe_name)
+    objects = ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
+    store = JobStore(aws.dynamodb_table(required("TABLE_NAME")))
+    store.create(
+        NewJob(job_id, key, request.file_name, request.file_type, int_setting("RETENTION_DAYS", minimum=1)), utc_now()
+    )
+    logger.info("upload requested", extra={"fileType": request.file_type, "declaredSize": request.file_size})
+    return json_response(
+        200,
+        {
+            "jobId": job_id,
+            "uploadUrl": objects.presigned_put(key, request.file_type, expires_in),
+            "uploadHeaders": {"Content-Type": request.file_type},
+            "expiresIn": expires_in,
+            "upload": objects.presigned_post(key, request.file_type, max_bytes, expires_in),
+        },
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,38 @@
+"""boto3 clients, created once per process. Endpoints come from boto3's standard configuration
+(``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_REKOGNITION``…), so nothing here knows where it runs."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_RETRIES = {"mode": "standard", "max_attempts": 5}
+
+
+@functools.cache
+def session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@functools.cache
+def s3_client() -> Any:
+    return session().client("s3", config=Config(signature_version="s3v4", retries=_RETRIES))
+
+
+@functools.cache
+def dynamodb_table(name: str) -> Any:
+    return session().resource("dynamodb", config=Config(retries=_RETRIES)).Table(name)
+
+
+@functools.cache
+def rekognition_client() -> Any:
+    return session().client("rekognition", config=Config(retries=_RETRIES))
+
+
+def reset() -> None:
+    """Forget cached clients (tests change the environment between cases)."""
+    for factory in (session, s3_client, dynamodb_table, rekognition_client):
+        factory.cache_clear()

@@ -1,0 +1,50 @@
+"""Outcomes a user can act on: each has a stable code and a human-readable message without internals."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # Upload-time (API) errors.
+    BAD_REQUEST = "BAD_REQUEST"
+    BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    INVALID_JOB_ID = "INVALID_JOB_ID"
+    JOB_NOT_FOUND = "JOB_NOT_FOUND"
+    NOT_FOUND = "NOT_FOUND"
+    INTERNAL = "INTERNAL"
+    # Processing errors recorded on the job.
+    EMPTY_OBJECT = "EMPTY_OBJECT"
+    OBJECT_TOO_LARGE = "OBJECT_TOO_LARGE"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    TYPE_MISMATCH = "TYPE_MISMATCH"
+    CORRUPT_IMAGE = "CORRUPT_IMAGE"
+    IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE"
+    IMAGE_DIMENSIONS_UNSUPPORTED = "IMAGE_DIMENSIONS_UNSUPPORTED"
+    CORRUPT_DICOM = "CORRUPT_DICOM"
+    DICOM_NO_PIXEL_DATA = "DICOM_NO_PIXEL_DATA"
+    UNSUPPORTED_TRANSFER_SYNTAX = "UNSUPPORTED_TRANSFER_SYNTAX"
+    UNSUPPORTED_DICOM = "UNSUPPORTED_DICOM"
+    LABELS_REJECTED = "LABELS_REJECTED"
+    PROCESSING_FAILED = "PROCESSING_FAILED"
+
+
+class ProcessingError(Exception):
+    """A permanent failure of one job: retrying cannot help, the job ends ``error`` with this code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ApiError(Exception):
+    """A client error from the API with its HTTP status."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message

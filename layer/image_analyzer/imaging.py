@@ -1,0 +1,126 @@
+"""Format detection by content, photo checks and fitting an image to Rekognition's limits."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from enum import StrEnum
+
+from PIL import Image, UnidentifiedImageError
+
+from image_analyzer.errors import ErrorCode, ProcessingError
+
+# Rekognition DetectLabels limits for image bytes.
+REKOGNITION_MAX_BYTES = 5 * 1024 * 1024
+REKOGNITION_MIN_SIDE = 80
+REKOGNITION_MAX_SIDE = 10_000
+# Larger than any real photo or radiograph; a tiny file claiming more is a decompression bomb.
+MAX_PIXELS = 100_000_000
+# What is sent for labels needs no more detail than this; smaller is faster to encode and send.
+LABEL_MAX_SIDE = 4096
+
+
+class ImageFormat(StrEnum):
+    JPEG = "JPEG"
+    PNG = "PNG"
+    DICOM = "DICOM"
+
+
+_MIME = {ImageFormat.JPEG: "image/jpeg", ImageFormat.PNG: "image/png", ImageFormat.DICOM: "application/dicom"}
+
+
+def mime_type(fmt: ImageFormat) -> str:
+    return _MIME[fmt]
+
+
+def sniff_format(head: bytes) -> ImageFormat | None:
+    """The format by magic bytes; the file name and declared type are never trusted."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return ImageFormat.JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ImageFormat.PNG
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return ImageFormat.DICOM
+    return None
+
+
+def check_declared_type(declared: str, detected: ImageFormat) -> None:
+    if declared and declared != mime_type(detected):
+        raise ProcessingError(
+            ErrorCode.TYPE_MISMATCH,
+            f"The file was declared as {declared} but its content is {detected.value}.",
+        )
+
+
+@dataclass(frozen=True)
+class LabelImage:
+    """The bytes sent to the label service and what the original image was."""
+
+    data: bytes
+    format: ImageFormat
+    width: int
+    height: int
+
+
+def _open_checked(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ProcessingError(ErrorCode.CORRUPT_IMAGE, "The image could not be read: it is corrupt or truncated.") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ProcessingError(ErrorCode.IMAGE_TOO_LARGE, "The image has too many pixels to be processed safely.") from exc
+    if width * height > MAX_PIXELS:
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_LARGE, f"The image is {width}×{height} pixels, more than the limit of {MAX_PIXELS}."
+        )
+    return image
+
+
+def _fit_size(width: int, height: int) -> tuple[int, int]:
+    """Scale so both sides lie within Rekognition's [80, 10000] (and LABEL_MAX_SIDE when shrinking)."""
+    scale = 1.0
+    if max(width, height) > REKOGNITION_MAX_SIDE or width * height > LABEL_MAX_SIDE**2:
+        scale = LABEL_MAX_SIDE / max(width, height)
+    if min(width, height) * scale < REKOGNITION_MIN_SIDE:
+        scale = REKOGNITION_MIN_SIDE / min(width, height)
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if max(new) > REKOGNITION_MAX_SIDE:
+        raise ProcessingError(
+            ErrorCode.IMAGE_DIMENSIONS_UNSUPPORTED,
+            f"An image of {width}×{height} pixels cannot be fitted to the label service's 80-10000 px per side.",
+        )
+    return new
+
+
+def encode_for_labels(image: Image.Image) -> bytes:
+    """Re-encode a decoded image (already within the size limits) compactly."""
+    mode = "L" if image.mode in ("1", "L", "I", "I;16", "F") else "RGB"
+    buffer = io.BytesIO()
+    image.convert(mode).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def prepare_photo(data: bytes, fmt: ImageFormat) -> LabelImage:
+    """Validate a JPEG/PNG fully and return bytes within Rekognition's limits (original bytes when they fit)."""
+    image = _open_checked(data)
+    width, height = image.size
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ProcessingError(ErrorCode.CORRUPT_IMAGE, "The image could not be decoded: it is corrupt or truncated.") from exc
+    fitted = _fit_size(width, height)
+    if fitted == (width, height) and len(data) <= REKOGNITION_MAX_BYTES:
+        return LabelImage(data, fmt, width, height)
+    return LabelImage(encode_for_labels(image.resize(fitted, Image.Resampling.LANCZOS)), fmt, width, height)
+
+
+def prepare_rendering(png: bytes, image: Image.Image) -> bytes:
+    """Label bytes for a rendered DICOM image: the PNG itself when it fits, else a fitted re-encoding."""
+    fitted = _fit_size(*image.size)
+    if fitted == image.size and len(png) <= REKOGNITION_MAX_BYTES:
+        return png
+    return encode_for_labels(image.resize(fitted, Image.Resampling.LANCZOS))

@@ -1,0 +1,94 @@
+"""The job record and its life cycle (pure data; the DynamoDB adapter is ``store``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+
+FINISHED = frozenset({JobStatus.COMPLETE, JobStatus.ERROR})
+
+# The only moves a job can make; the store turns each into a conditional write.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.ERROR}),
+    JobStatus.PROCESSING: frozenset({JobStatus.PROCESSING, JobStatus.COMPLETE, JobStatus.ERROR}),
+    JobStatus.COMPLETE: frozenset(),
+    JobStatus.ERROR: frozenset(),
+}
+
+
+def sources_of(target: JobStatus) -> tuple[JobStatus, ...]:
+    """The statuses from which a job may move to ``target`` (used to build write conditions)."""
+    return tuple(s for s, targets in TRANSITIONS.items() if target in targets)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class NewJob:
+    job_id: str
+    s3_key: str
+    file_name: str
+    file_type: str
+    retention_days: int
+
+    def to_item(self, now: datetime) -> dict[str, Any]:
+        return {
+            "jobId": self.job_id,
+            "status": JobStatus.PENDING.value,
+            "s3Key": self.s3_key,
+            "fileName": self.file_name,
+            "fileType": self.file_type,
+            "createdAt": iso(now),
+            "updatedAt": iso(now),
+            "expiresAt": int(now.timestamp()) + self.retention_days * 86400,
+            "attempts": 0,
+        }
+
+
+def to_dynamo(value: Any) -> Any:
+    """Floats become Decimal (DynamoDB has no float); everything else passes through JSON unchanged."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_dynamo(value: Any) -> Any:
+    """Decimals become ints or floats again so that responses are plain JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def api_view(item: dict[str, Any], image_url: str | None) -> dict[str, Any]:
+    """The record in the shape the API promises (DESIGN.md, GET /get-results)."""
+    plain = from_dynamo(item)
+    return {
+        "jobId": plain["jobId"],
+        "status": plain["status"],
+        "results": plain.get("results"),
+        "imageUrl": image_url,
+        "error": plain.get("error"),
+        "errorCode": plain.get("errorCode"),
+        "createdAt": plain.get("createdAt"),
+        "updatedAt": plain.get("updatedAt"),
+    }

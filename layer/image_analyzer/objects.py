@@ -1,0 +1,64 @@
+"""S3 adapter: presigned URLs for the browser, bounded reads and writes for the processor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    head: bytes  # the first bytes, enough to sniff the format
+    body: bytes | None  # None when the object is larger than the reader's limit
+
+
+class ObjectStore:
+    def __init__(self, client: Any, bucket: str) -> None:
+        """``client`` is a boto3 S3 client."""
+        self._s3 = client
+        self.bucket = bucket
+
+    def presigned_put(self, key: str, content_type: str, expires_in: int) -> str:
+        return self._s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
+            ExpiresIn=expires_in,
+        )
+
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+        return self._s3.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+
+    def presigned_get(self, key: str, expires_in: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
+    def read(self, key: str, max_bytes: int, sniff_bytes: int = 512) -> StoredObject | None:
+        """The object, or only its size and first bytes when it is over ``max_bytes``; None if it is gone."""
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        size = int(head["ContentLength"])
+        if size == 0:
+            return StoredObject(key, 0, b"", b"")
+        if size > max_bytes:
+            first = self._s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{sniff_bytes - 1}")
+            return StoredObject(key, size, first["Body"].read(), None)
+        body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return StoredObject(key, len(body), body[:sniff_bytes], body)
+
+    def write(self, key: str, data: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)

@@ -1,0 +1,133 @@
+"""Processing one uploaded object: claim the job, analyse the bytes, record labels or a specific error."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from image_analyzer import dicom, imaging
+from image_analyzer.definitions import CONVERTED_PREFIX
+from image_analyzer.errors import ErrorCode, ProcessingError
+from image_analyzer.imaging import ImageFormat
+from image_analyzer.jobs import utc_now
+from image_analyzer.labels import LabelDetector
+from image_analyzer.objects import ObjectStore
+from image_analyzer.store import ClaimOutcome, JobStore
+from image_analyzer.uploads import job_id_from_key
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"  # the job ended ``error`` with a specific code
+    DUPLICATE = "duplicate"  # the job had already finished: nothing changed
+    BUSY = "busy"  # another delivery is processing it now
+    UNKNOWN_JOB = "unknown_job"  # not an upload this system handed out
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    job_id: str | None
+    error_code: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Analysis:
+    label_bytes: bytes
+    rendered_png: bytes | None  # DICOM only: what the user sees and what is labelled
+    image: dict[str, Any]
+    dicom: dict[str, Any] | None
+
+
+def analyse(data: bytes, declared_type: str) -> Analysis:
+    """Bytes of an upload → what to send for labels and what to record. Raises ProcessingError."""
+    if not data:
+        raise ProcessingError(ErrorCode.EMPTY_OBJECT, "The uploaded file is empty.")
+    fmt = imaging.sniff_format(data[:132])
+    if fmt is None:
+        raise ProcessingError(
+            ErrorCode.UNSUPPORTED_FORMAT, "The file is not a JPEG, PNG or DICOM image (checked by its content)."
+        )
+    imaging.check_declared_type(declared_type, fmt)
+    if fmt is ImageFormat.DICOM:
+        rendering = dicom.render(data)
+        png = rendering.to_png()
+        image = rendering.to_image()
+        rows, columns = rendering.pixels.shape[:2]
+        return Analysis(
+            label_bytes=imaging.prepare_rendering(png, image),
+            rendered_png=png,
+            image={"format": fmt.value, "width": columns, "height": rows},
+            dicom=rendering.metadata,
+        )
+    photo = imaging.prepare_photo(data, fmt)
+    return Analysis(photo.data, None, {"format": fmt.value, "width": photo.width, "height": photo.height}, None)
+
+
+def converted_key(job_id: str) -> str:
+    # Never under uploads/: writing there would trigger processing again.
+    return f"{CONVERTED_PREFIX}{job_id}.png"
+
+
+@dataclass
+class Processor:
+    store: JobStore
+    objects: ObjectStore
+    labels: LabelDetector
+    max_upload_bytes: int
+
+    def process(self, key: str, lease_seconds: float, final_attempt: bool = False) -> Result:
+        """Process one object. Transient failures raise (the delivery is retried); on the final attempt the job
+        is first marked ``error`` so that nothing is left pending when the message goes to the dead-letter queue."""
+        started = time.perf_counter()
+        job_id = job_id_from_key(key)
+        if job_id is None:
+            return Result(Outcome.UNKNOWN_JOB, None)
+        claim = self.store.claim(job_id, utc_now(), lease_seconds)
+        if claim.outcome is ClaimOutcome.UNKNOWN:
+            return Result(Outcome.UNKNOWN_JOB, job_id)
+        if claim.outcome is ClaimOutcome.FINISHED:
+            return Result(Outcome.DUPLICATE, job_id)
+        if claim.outcome is ClaimOutcome.BUSY:
+            return Result(Outcome.BUSY, job_id)
+        assert claim.item is not None
+        try:
+            try:
+                results, image_key = self._analyse_and_label(job_id, key, str(claim.item.get("fileType", "")))
+            except ProcessingError as exc:
+                self.store.fail(job_id, exc.code.value, exc.message, utc_now())
+                return Result(Outcome.FAILED, job_id, exc.code.value, time.perf_counter() - started)
+        except Exception:
+            if final_attempt:
+                self.store.fail(
+                    job_id,
+                    ErrorCode.PROCESSING_FAILED.value,
+                    "Processing failed repeatedly; the upload was kept for investigation.",
+                    utc_now(),
+                )
+            raise
+        self.store.complete(job_id, results, image_key, utc_now())
+        return Result(Outcome.COMPLETED, job_id, None, time.perf_counter() - started)
+
+    def _analyse_and_label(self, job_id: str, key: str, declared_type: str) -> tuple[dict[str, Any], str]:
+        stored = self.objects.read(key, self.max_upload_bytes)
+        if stored is None:
+            raise ProcessingError(ErrorCode.EMPTY_OBJECT, "The uploaded file is no longer in storage.")
+        if stored.body is None:
+            raise ProcessingError(
+                ErrorCode.OBJECT_TOO_LARGE,
+                f"The file is {stored.size} bytes, more than the limit of {self.max_upload_bytes}.",
+            )
+        analysis = analyse(stored.body, declared_type)
+        image_key = key
+        if analysis.rendered_png is not None:
+            image_key = converted_key(job_id)
+            self.objects.write(image_key, analysis.rendered_png, "image/png")
+        results = self.labels.detect(analysis.label_bytes)
+        results["image"] = analysis.image
+        if analysis.dicom is not None:
+            results["dicom"] = analysis.dicom
+        return results, image_key

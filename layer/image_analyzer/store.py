@@ -1,0 +1,104 @@
+"""DynamoDB adapter for job records: every state change is a conditional write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from image_analyzer.jobs import FINISHED, JobStatus, NewJob, iso, sources_of, to_dynamo
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # this delivery owns the job now
+    FINISHED = "finished"  # duplicate delivery of a finished job: nothing to do
+    BUSY = "busy"  # another delivery holds a live lease; its own message retries if it dies
+    UNKNOWN = "unknown"  # no such job: the object was not uploaded through the API
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    item: dict[str, Any] | None
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class JobStore:
+    def __init__(self, table: Any) -> None:
+        """``table`` is a boto3 ``dynamodb.Table`` resource."""
+        self._table = table
+
+    def create(self, job: NewJob, now: datetime) -> dict[str, Any]:
+        item = job.to_item(now)
+        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(jobId)")
+        return item
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"jobId": job_id}, ConsistentRead=True).get("Item")
+
+    def claim(self, job_id: str, now: datetime, lease_seconds: float) -> Claim:
+        """pending → processing, or take over a processing job whose previous holder's lease ran out."""
+        epoch = now.timestamp()
+        try:
+            updated = self._table.update_item(
+                Key={"jobId": job_id},
+                UpdateExpression="SET #s = :processing, updatedAt = :now, leaseExpiresAt = :lease "
+                "ADD attempts :one",
+                ConditionExpression="attribute_exists(jobId) AND "
+                "(#s = :pending OR (#s = :processing AND leaseExpiresAt < :epoch))",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_dynamo(
+                    {
+                        ":processing": JobStatus.PROCESSING.value,
+                        ":pending": JobStatus.PENDING.value,
+                        ":now": iso(now),
+                        ":lease": epoch + lease_seconds,
+                        ":epoch": epoch,
+                        ":one": 1,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+            return Claim(ClaimOutcome.CLAIMED, updated["Attributes"])
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+        item = self.get(job_id)
+        if item is None:
+            return Claim(ClaimOutcome.UNKNOWN, None)
+        if item["status"] in FINISHED:
+            return Claim(ClaimOutcome.FINISHED, item)
+        return Claim(ClaimOutcome.BUSY, item)
+
+    def _finish(self, job_id: str, target: JobStatus, now: datetime, fields: dict[str, Any]) -> bool:
+        """Move to a finished state; False when the job had already moved on (a no-op, never backwards)."""
+        allowed = sources_of(target)
+        names = {"#s": "status", **{f"#f{i}": k for i, k in enumerate(fields)}}
+        values = {":target": target.value, ":now": iso(now), **{f":f{i}": v for i, v in enumerate(fields.values())}}
+        values.update({f":from{i}": s.value for i, s in enumerate(allowed)})
+        sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        try:
+            self._table.update_item(
+                Key={"jobId": job_id},
+                UpdateExpression=f"SET #s = :target, updatedAt = :now, {sets} REMOVE leaseExpiresAt",
+                ConditionExpression=f"attribute_exists(jobId) AND #s IN ({', '.join(f':from{i}' for i in range(len(allowed)))})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_dynamo(values),
+            )
+            return True
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+
+    def complete(self, job_id: str, results: dict[str, Any], image_key: str, now: datetime) -> bool:
+        return self._finish(job_id, JobStatus.COMPLETE, now, {"results": results, "imageKey": image_key})
+
+    def fail(self, job_id: str, code: str, message: str, now: datetime) -> bool:
+        return self._finish(job_id, JobStatus.ERROR, now, {"error": message, "errorCode": code})

@@ -1,0 +1,102 @@
+"""Create the stack's resources on an emulator from the definitions the Pulumi program uses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from image_analyzer.definitions import (
+    PROJECT,
+    QUEUE,
+    TABLE_HASH_KEY,
+    TABLE_NAME,
+    TABLE_TTL_ATTRIBUTE,
+    UPLOAD_PREFIX,
+)
+
+
+@dataclass(frozen=True)
+class StackResources:
+    bucket: str
+    table: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+
+
+def provision(
+    session: boto3.session.Session,
+    endpoint_url: str,
+    *,
+    suffix: str = "local",
+    visibility_timeout_s: int | None = None,
+    max_receive_count: int = 3,
+    allowed_origins: list[str] | None = None,
+) -> StackResources:
+    bucket = f"{PROJECT}-uploads-{suffix}"
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
+                    "AllowedOrigins": allowed_origins or ["*"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
+    )
+
+    dynamodb.create_table(
+        TableName=TABLE_NAME,
+        KeySchema=[{"AttributeName": TABLE_HASH_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": TABLE_HASH_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=TABLE_NAME, TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE_TTL_ATTRIBUTE}
+    )
+
+    dlq_url = sqs.create_queue(
+        QueueName=f"{PROJECT}-dlq-{suffix}", Attributes={"MessageRetentionPeriod": str(QUEUE.dlq_retention_s)}
+    )["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    visibility = visibility_timeout_s if visibility_timeout_s is not None else QUEUE.visibility_timeout_s()
+    queue_url = sqs.create_queue(
+        QueueName=f"{PROJECT}-ingest-{suffix}",
+        Attributes={
+            "VisibilityTimeout": str(visibility),
+            "MessageRetentionPeriod": str(QUEUE.message_retention_s),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}),
+        },
+    )["QueueUrl"]
+    queue_arn = _queue_arn(sqs, queue_url)
+
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},
+                }
+            ]
+        },
+    )
+    return StackResources(bucket, TABLE_NAME, queue_url, queue_arn, dlq_url, dlq_arn)
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

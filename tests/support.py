@@ -1,0 +1,189 @@
+"""Test helpers: real AWS event shapes, a Lambda context, and DICOM files generated with pydicom."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+CANARY = "CANARY^ZEBRA-7Q3"
+
+
+def sample_path(name: str) -> Path:
+    """A file from pydicom's bundled test data or from the pydicom-data package."""
+    from pydicom.data import get_testdata_file
+
+    import data_store
+
+    extra = Path(data_store.__file__).parent / "data" / name
+    if extra.exists():
+        return extra
+    path = get_testdata_file(name)
+    if path is None:
+        raise FileNotFoundError(name)
+    return Path(path)
+
+
+def sample_bytes(name: str) -> bytes:
+    return sample_path(name).read_bytes()
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "process_image"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:process_image"
+    aws_request_id: str = "req-1"
+    remaining_ms: int = 300_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def http_event(method: str, path: str, body: str | None = None, query: dict[str, str] | None = None,
+               headers: dict[str, str] | None = None, base64_body: bool = False) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event."""
+    raw_query = "&".join(f"{k}={quote_plus(v)}" for k, v in (query or {}).items())
+    hdrs = {"content-type": "application/json", "origin": "http://localhost:3000", **(headers or {})}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": hdrs,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": "pytest"},
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": "28/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1795000000000,
+        },
+        "isBase64Encoded": base64_body,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if body is not None:
+        event["body"] = base64.b64encode(body.encode()).decode() if base64_body else body
+    return event
+
+
+def s3_record(bucket: str, key: str, size: int = 1) -> dict[str, Any]:
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-11-28T12:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "uploads",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            # S3 URL-encodes keys in events (spaces become '+').
+            "object": {"key": quote_plus(key, safe="/"), "size": size, "sequencer": "0A1B2C"},
+        },
+    }
+
+
+def sqs_event(bodies: list[dict[str, Any]], receive_count: int = 1) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"msg-{i}",
+                "receiptHandle": f"rh-{i}",
+                "body": json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1795000000000",
+                               "SenderId": "s3", "ApproximateFirstReceiveTimestamp": "1795000000000"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def make_dicom(
+    pixels: np.ndarray,
+    *,
+    modality: str = "DX",
+    photometric: str = "MONOCHROME2",
+    bits_stored: int = 12,
+    window: tuple[float, float] | None = None,
+    rescale: tuple[float, float] | None = None,
+    patient_name: str = "Anonymous",
+    patient_id: str = "ID0",
+    transfer_syntax: str = ExplicitVRLittleEndian,
+    mutate: Callable[[FileDataset], None] | None = None,
+) -> bytes:
+    """A valid single-frame grayscale DICOM Part 10 file (e.g. MG or DX, for which no public sample exists)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = transfer_syntax
+    ds = FileDataset("generated.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName = patient_name
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = "19700101"
+    ds.AccessionNumber = "ACC-" + patient_id
+    ds.InstitutionName = "General Hospital " + patient_id
+    ds.Modality = modality
+    ds.BodyPartExamined = "CHEST" if modality == "DX" else "BREAST"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = 16
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = 1 if pixels.dtype.kind == "i" else 0
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    if rescale is not None:
+        ds.RescaleSlope, ds.RescaleIntercept = rescale
+    ds.PixelData = pixels.astype(np.int16 if ds.PixelRepresentation else np.uint16).tobytes()
+    if mutate is not None:
+        mutate(ds)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def gradient(rows: int = 256, columns: int = 256, high: int = 4095) -> np.ndarray:
+    """Stored values rising left to right: a property-test friendly image."""
+    return np.tile(np.linspace(0, high, columns).round().astype(np.uint16), (rows, 1))
+
+
+def photo_bytes(name: str = "chelsea", fmt: str = "JPEG") -> bytes:
+    """One of scikit-image's offline sample photos, encoded as JPEG or PNG."""
+    from PIL import Image
+    from skimage import data
+
+    image = Image.fromarray(getattr(data, name)())
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def env_snapshot() -> dict[str, str]:
+    return dict(os.environ)
