@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from image_analyzer import aws
 from image_analyzer.config import int_setting, required
 from image_analyzer.errors import ApiError, ErrorCode
@@ -17,7 +16,7 @@ from image_analyzer.observability import get_logger
 from image_analyzer.store import JobStore
 from image_analyzer.uploads import is_job_id
 
-logger = get_logger("get_results")
+logger = get_logger()
 app = create_resolver(logger)
 
 

@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from image_analyzer import aws
 from image_analyzer.config import float_setting, int_setting, required
 from image_analyzer.labels import LabelDetector
@@ -24,9 +23,10 @@ from image_analyzer.observability import get_logger, get_metrics
 from image_analyzer.processing import Outcome, Processor, Result
 from image_analyzer.store import JobStore
 
-logger = get_logger("process_image")
+logger = get_logger()
 metrics = get_metrics()
-batch = BatchProcessor(event_type=EventType.SQS)
+# Report failures per item even when every item failed, rather than failing the invocation.
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @functools.cache

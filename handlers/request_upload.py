@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from image_analyzer import aws
 from image_analyzer.config import int_setting, required
 from image_analyzer.http import create_resolver, json_response
@@ -16,7 +15,7 @@ from image_analyzer.observability import get_logger
 from image_analyzer.store import JobStore
 from image_analyzer.uploads import new_job_id, parse_body, upload_key, validate_upload_request
 
-logger = get_logger("request_upload")
+logger = get_logger()
 app = create_resolver(logger)
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-
 from image_analyzer.definitions import (
     PROJECT,
     QUEUE,
@@ -30,7 +29,7 @@ class StackResources:
 
 def provision(
     session: boto3.session.Session,
-    endpoint_url: str,
+    endpoint_url: str | None,
     *,
     suffix: str = "local",
     visibility_timeout_s: int | None = None,

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import numpy as np
-import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -23,9 +22,8 @@ CANARY = "CANARY^ZEBRA-7Q3"
 
 def sample_path(name: str) -> Path:
     """A file from pydicom's bundled test data or from the pydicom-data package."""
-    from pydicom.data import get_testdata_file
-
     import data_store
+    from pydicom.data import get_testdata_file
 
     extra = Path(data_store.__file__).parent / "data" / name
     if extra.exists():
@@ -52,8 +50,14 @@ class FakeContext:
         return self.remaining_ms
 
 
-def http_event(method: str, path: str, body: str | None = None, query: dict[str, str] | None = None,
-               headers: dict[str, str] | None = None, base64_body: bool = False) -> dict[str, Any]:
+def http_event(
+    method: str,
+    path: str,
+    body: str | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
     """An API Gateway HTTP API (payload format 2.0) event."""
     raw_query = "&".join(f"{k}={quote_plus(v)}" for k, v in (query or {}).items())
     hdrs = {"content-type": "application/json", "origin": "http://localhost:3000", **(headers or {})}
@@ -68,8 +72,13 @@ def http_event(method: str, path: str, body: str | None = None, query: dict[str,
             "apiId": "api",
             "domainName": "api.example.com",
             "domainPrefix": "api",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "pytest"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pytest",
+            },
             "requestId": str(uuid.uuid4()),
             "routeKey": f"{method} {path}",
             "stage": "$default",
@@ -109,8 +118,12 @@ def sqs_event(bodies: list[dict[str, Any]], receive_count: int = 1) -> dict[str,
                 "messageId": f"msg-{i}",
                 "receiptHandle": f"rh-{i}",
                 "body": json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1795000000000",
-                               "SenderId": "s3", "ApproximateFirstReceiveTimestamp": "1795000000000"},
+                "attributes": {
+                    "ApproximateReceiveCount": str(receive_count),
+                    "SentTimestamp": "1795000000000",
+                    "SenderId": "s3",
+                    "ApproximateFirstReceiveTimestamp": "1795000000000",
+                },
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",
@@ -187,3 +200,18 @@ def photo_bytes(name: str = "chelsea", fmt: str = "JPEG") -> bytes:
 
 def env_snapshot() -> dict[str, str]:
     return dict(os.environ)
+
+
+def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A valid 1-bit PNG of huge dimensions that is only a few kilobytes on disk."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    row = b"\x00" + b"\x00" * ((width + 7) // 8)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -35,4 +35,4 @@ def rekognition_client() -> Any:
 def reset() -> None:
     """Forget cached clients (tests change the environment between cases)."""
     for factory in (session, s3_client, dynamodb_table, rekognition_client):
-        factory.cache_clear()
+        getattr(factory, "cache_clear", lambda: None)()

@@ -85,7 +85,9 @@ def read_dataset(data: bytes) -> Dataset:
             ds = pydicom.dcmread(io.BytesIO(data), defer_size=4096)
             ds.file_meta.TransferSyntaxUID  # noqa: B018 - its absence is corruption
     except (InvalidDicomError, AttributeError, EOFError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The DICOM file could not be parsed: it is corrupt or truncated.") from exc
+        raise ProcessingError(
+            ErrorCode.CORRUPT_DICOM, "The DICOM file could not be parsed: it is corrupt or truncated."
+        ) from exc
     return ds
 
 
@@ -135,7 +137,9 @@ def _first(value: Any) -> float:
     return float(value[0]) if isinstance(value, pydicom.multival.MultiValue) else float(value)
 
 
-def _weighted_percentiles(values: np.ndarray, weights: np.ndarray, percentiles: tuple[float, float]) -> tuple[float, float]:
+def _weighted_percentiles(
+    values: np.ndarray, weights: np.ndarray, percentiles: tuple[float, float]
+) -> tuple[float, float]:
     order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(weights[order], dtype=np.float64)
     total = cumulative[-1]
@@ -175,7 +179,9 @@ def _grayscale_lut(
     source = window_source or "override"
     if window is None and not uses_lut and "WindowCenter" in view and "WindowWidth" in view:
         try:
-            window = Window(_first(view.WindowCenter), _first(view.WindowWidth), str(view.get("VOILUTFunction") or "LINEAR"))
+            window = Window(
+                _first(view.WindowCenter), _first(view.WindowWidth), str(view.get("VOILUTFunction") or "LINEAR")
+            )
             source = "file"
         except (TypeError, ValueError, IndexError):
             window = None
@@ -202,7 +208,9 @@ def _grayscale_lut(
     return lut, window_meta
 
 
-def _render_grayscale(ds: Dataset, arr: np.ndarray, index: int, window: Window | None, source: str | None) -> tuple[np.ndarray, dict[str, Any]]:
+def _render_grayscale(
+    ds: Dataset, arr: np.ndarray, index: int, window: Window | None, source: str | None
+) -> tuple[np.ndarray, dict[str, Any]]:
     view = _frame_view(ds, index)
     padding = view.get("PixelPaddingValue")
     if np.issubdtype(arr.dtype, np.integer):
@@ -247,7 +255,9 @@ def check_decodable(ds: Dataset) -> None:
     if rows <= 0 or columns <= 0:
         raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The DICOM file does not declare its image size.")
     if rows * columns > MAX_PIXELS:
-        raise ProcessingError(ErrorCode.IMAGE_TOO_LARGE, f"The DICOM image is {columns}×{rows} pixels, too large to render.")
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_LARGE, f"The DICOM image is {columns}×{rows} pixels, too large to render."
+        )
 
 
 def render_dataset(
@@ -272,11 +282,16 @@ def render_dataset(
         if "does not support" in str(exc):  # e.g. 12-bit JPEG Extended, whose only decoder is GPL-licensed
             name = ds.file_meta.TransferSyntaxUID.name
             raise ProcessingError(
-                ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX, f"This variant of {name} cannot be decoded by the shipped decoders."
+                ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+                f"This variant of {name} cannot be decoded by the shipped decoders.",
             ) from exc
-        raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The DICOM pixel data could not be decoded: it is corrupt or truncated.") from exc
+        raise ProcessingError(
+            ErrorCode.CORRUPT_DICOM, "The DICOM pixel data could not be decoded: it is corrupt or truncated."
+        ) from exc
     except Exception as exc:  # decoders raise many types for damaged data
-        raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The DICOM pixel data could not be decoded: it is corrupt or truncated.") from exc
+        raise ProcessingError(
+            ErrorCode.CORRUPT_DICOM, "The DICOM pixel data could not be decoded: it is corrupt or truncated."
+        ) from exc
     meta = safe_metadata(ds)
     meta["frameRendered"] = index
     if photometric in _GRAYSCALE:
@@ -286,7 +301,9 @@ def render_dataset(
     elif photometric in _COLOUR or photometric == "PALETTE COLOR":
         pixels, meta["window"] = _render_colour(ds, arr, photometric), None
     else:
-        raise ProcessingError(ErrorCode.UNSUPPORTED_DICOM, f"The photometric interpretation {photometric!r} is not supported.")
+        raise ProcessingError(
+            ErrorCode.UNSUPPORTED_DICOM, f"The photometric interpretation {photometric!r} is not supported."
+        )
     return Rendering(pixels=pixels, metadata=meta)
 
 

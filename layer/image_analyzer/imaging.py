@@ -70,9 +70,13 @@ def _open_checked(data: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(data))
             width, height = image.size
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ProcessingError(ErrorCode.CORRUPT_IMAGE, "The image could not be read: it is corrupt or truncated.") from exc
+        raise ProcessingError(
+            ErrorCode.CORRUPT_IMAGE, "The image could not be read: it is corrupt or truncated."
+        ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ProcessingError(ErrorCode.IMAGE_TOO_LARGE, "The image has too many pixels to be processed safely.") from exc
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_LARGE, "The image has too many pixels to be processed safely."
+        ) from exc
     if width * height > MAX_PIXELS:
         raise ProcessingError(
             ErrorCode.IMAGE_TOO_LARGE, f"The image is {width}×{height} pixels, more than the limit of {MAX_PIXELS}."
@@ -111,7 +115,9 @@ def prepare_photo(data: bytes, fmt: ImageFormat) -> LabelImage:
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ProcessingError(ErrorCode.CORRUPT_IMAGE, "The image could not be decoded: it is corrupt or truncated.") from exc
+        raise ProcessingError(
+            ErrorCode.CORRUPT_IMAGE, "The image could not be decoded: it is corrupt or truncated."
+        ) from exc
     fitted = _fit_size(width, height)
     if fitted == (width, height) and len(data) <= REKOGNITION_MAX_BYTES:
         return LabelImage(data, fmt, width, height)

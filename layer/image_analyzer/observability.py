@@ -8,8 +8,8 @@ from image_analyzer.config import setting
 from image_analyzer.definitions import METRICS_NAMESPACE, PROJECT
 
 
-def get_logger(function: str) -> Logger:
-    return Logger(service=PROJECT, level=setting("LOG_LEVEL"), handler=function)
+def get_logger() -> Logger:
+    return Logger(service=PROJECT, level=setting("LOG_LEVEL"))
 
 
 def get_metrics() -> Metrics:

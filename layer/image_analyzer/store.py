@@ -48,8 +48,7 @@ class JobStore:
         try:
             updated = self._table.update_item(
                 Key={"jobId": job_id},
-                UpdateExpression="SET #s = :processing, updatedAt = :now, leaseExpiresAt = :lease "
-                "ADD attempts :one",
+                UpdateExpression="SET #s = :processing, updatedAt = :now, leaseExpiresAt = :lease ADD attempts :one",
                 ConditionExpression="attribute_exists(jobId) AND "
                 "(#s = :pending OR (#s = :processing AND leaseExpiresAt < :epoch))",
                 ExpressionAttributeNames={"#s": "status"},

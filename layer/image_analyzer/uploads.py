@@ -33,7 +33,9 @@ class UploadRequest:
 
 def parse_body(body: str | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     if body is None or not body.strip():
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "Request body is required: a JSON object with fileName and fileType.")
+        raise ApiError(
+            400, ErrorCode.BAD_REQUEST, "Request body is required: a JSON object with fileName and fileType."
+        )
     if len(body.encode("utf-8", "surrogatepass")) > max_bytes:
         raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"Request body is larger than {max_bytes} bytes.")
     try:

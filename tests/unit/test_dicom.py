@@ -7,10 +7,10 @@ import tracemalloc
 import numpy as np
 import pydicom
 import pytest
-from pydicom.pixels import apply_modality_lut, apply_voi, pixel_array
-
 from image_analyzer import dicom
 from image_analyzer.errors import ErrorCode, ProcessingError
+from pydicom.pixels import apply_modality_lut, apply_voi, pixel_array
+
 from tests.support import CANARY, gradient, make_dicom, sample_bytes, sample_path
 
 
@@ -37,22 +37,37 @@ def assert_monotone(key: np.ndarray, rendered: np.ndarray, increasing: bool = Tr
 
 @pytest.mark.parametrize(
     "variant",
-    ["MR_small_RLE.dcm", "MR_small_bigendian.dcm", "MR_small_expb.dcm", "MR_small_implicit.dcm",
-     "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_padded.dcm"],
+    [
+        "MR_small_RLE.dcm",
+        "MR_small_bigendian.dcm",
+        "MR_small_expb.dcm",
+        "MR_small_implicit.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "MR_small_padded.dcm",
+    ],
 )
 def test_every_encoding_of_mr_small_renders_the_same_image(variant: str) -> None:
     reference = render("MR_small.dcm")
     other = render(variant)
     assert reference.pixels.std() > 10
     np.testing.assert_array_equal(other.pixels, reference.pixels)
-    assert other.metadata["window"] == reference.metadata["window"] == {"center": 600.0, "width": 1600.0, "source": "file"}
+    assert (
+        other.metadata["window"] == reference.metadata["window"] == {"center": 600.0, "width": 1600.0, "source": "file"}
+    )
 
 
 @pytest.mark.parametrize(
     ("uncompressed", "compressed"),
-    [("RG1_UNCR.dcm", "RG1_J2KR.dcm"), ("MR2_UNCR.dcm", "MR2_J2KR.dcm"), ("693_UNCR.dcm", "693_J2KR.dcm"),
-     ("emri_small.dcm", "emri_small_RLE.dcm"), ("emri_small.dcm", "emri_small_jpeg_ls_lossless.dcm"),
-     ("US1_UNCR.dcm", "US1_J2KR.dcm"), ("OBXXXX1A.dcm", "OBXXXX1A_rle.dcm")],
+    [
+        ("RG1_UNCR.dcm", "RG1_J2KR.dcm"),
+        ("MR2_UNCR.dcm", "MR2_J2KR.dcm"),
+        ("693_UNCR.dcm", "693_J2KR.dcm"),
+        ("emri_small.dcm", "emri_small_RLE.dcm"),
+        ("emri_small.dcm", "emri_small_jpeg_ls_lossless.dcm"),
+        ("US1_UNCR.dcm", "US1_J2KR.dcm"),
+        ("OBXXXX1A.dcm", "OBXXXX1A_rle.dcm"),
+    ],
 )
 def test_lossless_compression_renders_identically(uncompressed: str, compressed: str) -> None:
     np.testing.assert_array_equal(render(compressed).pixels, render(uncompressed).pixels)
@@ -148,8 +163,17 @@ def test_default_frame_is_the_middle_one() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["OBXXXX1A.dcm", "examples_palette.dcm", "US1_J2KR.dcm", "SC_ybr_full_uncompressed.dcm",
-             "SC_rgb_16bit.dcm", "SC_rgb_32bit.dcm", "examples_ybr_color.dcm", "gdcm-US-ALOKA-16.dcm"],
+    "name",
+    [
+        "OBXXXX1A.dcm",
+        "examples_palette.dcm",
+        "US1_J2KR.dcm",
+        "SC_ybr_full_uncompressed.dcm",
+        "SC_rgb_16bit.dcm",
+        "SC_rgb_32bit.dcm",
+        "examples_ybr_color.dcm",
+        "gdcm-US-ALOKA-16.dcm",
+    ],
 )
 def test_colour_and_palette_come_out_as_rgb(name: str) -> None:
     rendering = render(name)
@@ -168,7 +192,9 @@ def test_ybr_is_converted_to_rgb() -> None:
 
 
 def test_generated_mammogram_monochrome1_with_window() -> None:
-    data = make_dicom(gradient(high=16383), modality="MG", photometric="MONOCHROME1", bits_stored=14, window=(8192, 8192))
+    data = make_dicom(
+        gradient(high=16383), modality="MG", photometric="MONOCHROME1", bits_stored=14, window=(8192, 8192)
+    )
     rendering = dicom.render(data)
     assert rendering.metadata["modality"] == "MG" and rendering.metadata["bitsStored"] == 14
     row = rendering.pixels[0].astype(int)
@@ -198,8 +224,16 @@ def test_metadata_is_an_allow_list_without_phi() -> None:
     rendering = dicom.render(make_dicom(gradient(), patient_name=CANARY, patient_id=CANARY))
     assert CANARY not in repr(rendering.metadata)
     assert set(rendering.metadata) == {
-        "modality", "bodyPart", "rows", "columns", "frames", "frameRendered", "photometric", "bitsStored",
-        "transferSyntax", "window",
+        "modality",
+        "bodyPart",
+        "rows",
+        "columns",
+        "frames",
+        "frameRendered",
+        "photometric",
+        "bitsStored",
+        "transferSyntax",
+        "window",
     }
 
 
