@@ -1,0 +1,175 @@
+"""Rekognition's DetectLabels over its real wire protocol (JSON 1.1), answered by the offline classifier.
+
+Point boto3 at it with ``AWS_ENDPOINT_URL_REKOGNITION``. It accepts ``Image.Bytes`` and ``Image.S3Object``,
+honours ``MaxLabels``/``MinConfidence`` and rejects what Rekognition rejects, with Rekognition's error types.
+For fault tests, ``POST /_local/faults`` makes chosen images fail; ``GET /_local/stats`` counts requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from local.labels.classifier import LABEL_MODEL_VERSION, Classifier, to_labels
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_S3_BYTES = 15 * 1024 * 1024
+MIN_SIDE, MAX_SIDE = 80, 10_000
+TARGET_PREFIX = "RekognitionService."
+
+
+class RekognitionError(Exception):
+    def __init__(self, error_type: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class ServiceState:
+    classifier: Classifier
+    s3_client: Any | None = None
+    faults: dict[str, str] = field(default_factory=dict)  # sha256 of image bytes → error type
+    calls: int = 0
+    by_image: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _image_bytes(state: ServiceState, image: Any) -> bytes:
+    if not isinstance(image, dict) or ("Bytes" in image) == ("S3Object" in image):
+        raise RekognitionError("InvalidParameterException", "Image must have exactly one of Bytes or S3Object.")
+    if "Bytes" in image:
+        try:
+            data = base64.b64decode(image["Bytes"], validate=True)
+        except (binascii.Error, TypeError) as exc:
+            raise RekognitionError("InvalidParameterException", "Image.Bytes is not valid base64.") from exc
+        if len(data) > MAX_BYTES:
+            raise RekognitionError("ImageTooLargeException", "Image size is too large.")
+        return data
+    s3_object = image["S3Object"]
+    if state.s3_client is None:
+        raise RekognitionError("InvalidS3ObjectException", "S3 is not reachable from the label service.")
+    try:
+        response = state.s3_client.get_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"])
+    except Exception as exc:
+        raise RekognitionError("InvalidS3ObjectException", "Unable to get object metadata from S3.") from exc
+    if int(response["ContentLength"]) > MAX_S3_BYTES:
+        raise RekognitionError("ImageTooLargeException", "Image size is too large.")
+    return response["Body"].read()
+
+
+def detect_labels(state: ServiceState, request: dict[str, Any]) -> dict[str, Any]:
+    max_labels = request.get("MaxLabels", 1000)
+    min_confidence = request.get("MinConfidence", 55)
+    if not isinstance(max_labels, int) or isinstance(max_labels, bool) or max_labels < 0:
+        raise RekognitionError("InvalidParameterException", "MaxLabels must be a non-negative integer.")
+    if not isinstance(min_confidence, int | float) or not 0 <= min_confidence <= 100:
+        raise RekognitionError("InvalidParameterException", "MinConfidence must be between 0 and 100.")
+    data = _image_bytes(state, request.get("Image"))
+    digest = hashlib.sha256(data).hexdigest()
+    with state.lock:
+        state.calls += 1
+        state.by_image[digest] = state.by_image.get(digest, 0) + 1
+        fault = state.faults.get(digest)
+    if fault:
+        raise RekognitionError(fault, "Injected fault for this image.")
+    if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+        raise RekognitionError("InvalidImageFormatException", "Request has unsupported image format")
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+            raise RekognitionError("InvalidParameterException", "Request has invalid parameters")
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise RekognitionError("InvalidImageFormatException", "Request has invalid image format") from exc
+    prediction = state.classifier.predict(image)
+    return {"Labels": to_labels(prediction, max_labels, float(min_confidence)), "LabelModelVersion": LABEL_MODEL_VERSION}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: LabelServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def _send(self, status: int, body: dict[str, Any], content_type: str = "application/x-amz-json-1.1") -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        if self.path == "/_local/stats":
+            with state.lock:
+                self._send(200, {"calls": state.calls, "byImage": dict(state.by_image)}, "application/json")
+        elif self.path == "/_local/health":
+            self._send(200, {"ok": True}, "application/json")
+        else:
+            self._send(404, {"message": "Not Found"}, "application/json")
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        raw = self._body()
+        if self.path == "/_local/faults":
+            spec = json.loads(raw or b"{}")
+            with state.lock:
+                state.faults[spec["sha256"]] = spec.get("error", "InternalServerError")
+            self._send(200, {"ok": True}, "application/json")
+            return
+        target = self.headers.get("X-Amz-Target", "")
+        try:
+            if target != f"{TARGET_PREFIX}DetectLabels":
+                raise RekognitionError("UnknownOperationException", f"Operation {target or '(none)'} is not supported.")
+            try:
+                request = json.loads(raw or b"{}")
+            except json.JSONDecodeError as exc:
+                raise RekognitionError("SerializationException", "Request body is not valid JSON.") from exc
+            started = time.perf_counter()
+            response = detect_labels(state, request)
+            self.server.inference_seconds.append(time.perf_counter() - started)
+            self._send(200, response)
+        except RekognitionError as exc:
+            self._send(exc.status, {"__type": exc.error_type, "Message": exc.message})
+
+
+class LabelServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: ServiceState, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__((host, port), _Handler)
+        self.state = state
+        self.inference_seconds: list[float] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LabelServer:
+        threading.Thread(target=self.serve_forever, name="label-service", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

@@ -1,0 +1,212 @@
+"""The local function runtime: each function in warm worker processes with exactly its cloud environment.
+
+Timeouts are enforced (the worker is killed, as Lambda does), a crashed or killed worker is replaced, and every
+line a function prints is forwarded to a log sink with the function's name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from image_analyzer.definitions import FunctionDef
+
+ROOT = Path(__file__).resolve().parent.parent
+INIT_TIMEOUT_S = 30.0
+# Variables of the developer's machine that keep numerical libraries from crashing on some processors.
+_PASSED_THROUGH = ("PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "SYSTEMROOT")
+
+LogSink = Callable[[str, str], None]
+
+
+class InvocationError(RuntimeError):
+    """The function did not return: it raised, timed out or its process died."""
+
+    def __init__(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind  # "error", "timeout", "crash"
+        self.details = details or {}
+
+
+def lambda_environment(definition: FunctionDef, function_env: dict[str, str], endpoints: dict[str, str],
+                       region: str = "us-east-1") -> dict[str, str]:
+    """What Lambda gives a function: its configured variables, the runtime's own, credentials and endpoints."""
+    env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+    env.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_LAMBDA_FUNCTION_NAME": definition.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(definition.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "_HANDLER": definition.handler,
+            "LAMBDA_TASK_ROOT": str(ROOT),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(endpoints)  # boto3's standard AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_REKOGNITION
+    env.update(function_env)
+    return env
+
+
+class Worker:
+    def __init__(self, definition: FunctionDef, env: dict[str, str], log: LogSink) -> None:
+        self.definition = definition
+        self._env = env
+        self._log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self._responses: Any = None
+        self.invocations = 0
+        self._start()
+
+    def _start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "local.worker", self.definition.handler, str(write_fd)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=self._env,
+            cwd=ROOT,
+            pass_fds=(write_fd,),
+        )
+        os.close(write_fd)
+        self._responses = os.fdopen(read_fd, "rb", buffering=0)
+        threading.Thread(target=self._forward_output, args=(self.process,), daemon=True).start()
+        ready = self._read_response(INIT_TIMEOUT_S)
+        if ready is None or "ready" not in ready:
+            self.kill()
+            detail = (ready or {}).get("initError", {}).get("errorMessage", "no response")
+            raise InvocationError("crash", f"{self.definition.name} failed to initialise: {detail}")
+
+    def _forward_output(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            self._log(self.definition.name, raw.decode(errors="replace").rstrip())
+
+    def _read_response(self, timeout_s: float) -> dict[str, Any] | None:
+        """One JSON line, or None on timeout or when the process is gone."""
+        deadline = time.monotonic() + timeout_s
+        buffer = b""
+        while not buffer.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            readable, _, _ = select.select([self._responses], [], [], remaining)
+            if not readable:
+                return None
+            chunk = self._responses.read(65536)
+            if not chunk:
+                return None
+            buffer += chunk
+        return json.loads(buffer)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def invoke(self, event: dict[str, Any], timeout_s: float) -> Any:
+        if not self.alive():
+            self.restart()
+        assert self.process is not None and self.process.stdin is not None
+        deadline_ms = int((time.time() + timeout_s) * 1000)
+        request = {"event": event, "requestId": str(uuid.uuid4()), "deadlineMs": deadline_ms}
+        self.invocations += 1
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            self.restart()
+            raise InvocationError("crash", f"{self.definition.name}: worker process died") from None
+        response = self._read_response(timeout_s)
+        if response is None:
+            timed_out = self.alive()
+            self.restart()
+            if timed_out:
+                raise InvocationError("timeout", f"{self.definition.name}: task timed out after {timeout_s:.2f} seconds")
+            raise InvocationError("crash", f"{self.definition.name}: worker process exited mid-invocation")
+        if "error" in response:
+            raise InvocationError("error", response["error"].get("errorMessage", ""), response["error"])
+        return response["result"]
+
+    def restart(self) -> None:
+        self.kill()
+        self._start()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        if self._responses is not None:
+            self._responses.close()
+            self._responses = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+
+@dataclass
+class FunctionPool:
+    """Up to ``size`` warm workers of one function; an invocation waits for a free one."""
+
+    definition: FunctionDef
+    env: dict[str, str]
+    size: int
+    log: LogSink
+    timeout_s: float
+    workers: list[Worker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._idle: queue.Queue[Worker] = queue.Queue()
+        self.workers = [Worker(self.definition, self.env, self.log) for _ in range(self.size)]
+        for worker in self.workers:
+            self._idle.put(worker)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        worker = self._idle.get()
+        try:
+            return worker.invoke(event, self.timeout_s)
+        finally:
+            self._idle.put(worker)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+class FunctionRuntime:
+    def __init__(self, pools: dict[str, FunctionPool]) -> None:
+        self.pools = pools
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        return self.pools[function].invoke(event)
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            pool.stop()
