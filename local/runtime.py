@@ -39,8 +39,9 @@ class InvocationError(RuntimeError):
         self.details = details or {}
 
 
-def lambda_environment(definition: FunctionDef, function_env: dict[str, str], endpoints: dict[str, str],
-                       region: str = "us-east-1") -> dict[str, str]:
+def lambda_environment(
+    definition: FunctionDef, function_env: dict[str, str], endpoints: dict[str, str], region: str = "us-east-1"
+) -> dict[str, str]:
     """What Lambda gives a function: its configured variables, the runtime's own, credentials and endpoints."""
     env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
     env.update(
@@ -142,7 +143,9 @@ class Worker:
             timed_out = self.alive()
             self.restart()
             if timed_out:
-                raise InvocationError("timeout", f"{self.definition.name}: task timed out after {timeout_s:.2f} seconds")
+                raise InvocationError(
+                    "timeout", f"{self.definition.name}: task timed out after {timeout_s:.2f} seconds"
+                )
             raise InvocationError("crash", f"{self.definition.name}: worker process exited mid-invocation")
         if "error" in response:
             raise InvocationError("error", response["error"].get("errorMessage", ""), response["error"])

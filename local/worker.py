@@ -34,7 +34,11 @@ class LocalContext:
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
-    return {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": traceback.format_exc().splitlines()}
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exc().splitlines(),
+    }
 
 
 def main() -> int:

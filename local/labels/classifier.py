@@ -51,7 +51,9 @@ class Classifier:
         return self.predict(Image.open(io.BytesIO(data)))
 
 
-def _label(name: str, confidence: float, parents: tuple[str, ...], aliases: tuple[str, ...], category: str) -> dict[str, Any]:
+def _label(
+    name: str, confidence: float, parents: tuple[str, ...], aliases: tuple[str, ...], category: str
+) -> dict[str, Any]:
     return {
         "Name": name,
         "Confidence": round(min(100.0, confidence), 4),
@@ -75,7 +77,9 @@ def to_labels(prediction: Prediction, max_labels: int, min_confidence: float) ->
             parent_mass[parent] = parent_mass.get(parent, 0.0) + float(p)
     for index in top:
         cls = table[int(index)]
-        labels.setdefault(cls.name, _label(cls.name, float(probabilities[index]) * 100, cls.parents, cls.aliases, cls.category))
+        labels.setdefault(
+            cls.name, _label(cls.name, float(probabilities[index]) * 100, cls.parents, cls.aliases, cls.category)
+        )
     for parent, mass in parent_mass.items():
         if parent not in labels:
             own_parents, category = chains[parent]

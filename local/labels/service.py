@@ -96,14 +96,17 @@ def detect_labels(state: ServiceState, request: dict[str, Any]) -> dict[str, Any
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise RekognitionError("InvalidImageFormatException", "Request has invalid image format") from exc
     prediction = state.classifier.predict(image)
-    return {"Labels": to_labels(prediction, max_labels, float(min_confidence)), "LabelModelVersion": LABEL_MODEL_VERSION}
+    return {
+        "Labels": to_labels(prediction, max_labels, float(min_confidence)),
+        "LabelModelVersion": LABEL_MODEL_VERSION,
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: LabelServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: dict[str, Any], content_type: str = "application/x-amz-json-1.1") -> None:

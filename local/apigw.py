@@ -1,0 +1,198 @@
+"""An HTTP front that speaks API Gateway HTTP API (payload format 2.0) to the functions.
+
+Routes come from the definitions. As API Gateway does with CORS configured, it answers preflight requests itself;
+unknown routes get API Gateway's own 404, and a function that fails gets its 500 (503 on timeout).
+It also serves the static web page at ``/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from image_analyzer.definitions import ROUTES
+
+from local.runtime import FunctionRuntime, InvocationError
+
+WEB_ROOT = Path(__file__).resolve().parent / "web"
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+_TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
+
+
+def build_event(
+    method: str, raw_path: str, headers: dict[str, str], body: bytes, route_key: str, source_ip: str
+) -> dict[str, Any]:
+    parts = urlsplit(raw_path)
+    query_pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query: dict[str, str] = {}
+    for key, value in query_pairs:  # API Gateway joins repeated parameters with commas
+        query[key] = f"{query[key]},{value}" if key in query else value
+    lowered = {k.lower(): v for k, v in headers.items()}
+    content_type = lowered.get("content-type", "")
+    is_text = any(content_type.startswith(t) for t in _TEXT_TYPES)
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": lowered.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": bool(body) and not is_text,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if body:
+        event["body"] = body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()
+    if "cookie" in lowered:
+        event["cookies"] = [c.strip() for c in lowered["cookie"].split(";")]
+    return event
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ApiServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _respond(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+        self._respond(status, {"Content-Type": "application/json", **(extra or {})}, json.dumps(body).encode())
+
+    def _cors_headers(self) -> dict[str, str]:
+        origin = self.headers.get("Origin")
+        allowed = self.server.allowed_origins
+        if origin and ("*" in allowed or origin in allowed):
+            return {"Access-Control-Allow-Origin": "*" if "*" in allowed else origin, "Vary": "Origin"}
+        return {}
+
+    def _route(self, method: str, path: str) -> str | None:
+        for route in ROUTES:
+            if route.method == method and route.path == path:
+                return route.function
+        return None
+
+    def _static(self, path: str) -> bool:
+        relative = "index.html" if path in ("/", "") else path.lstrip("/")
+        target = (WEB_ROOT / relative).resolve()
+        if not str(target).startswith(str(WEB_ROOT.resolve())) or not target.is_file():
+            return False
+        content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        self._respond(200, {"Content-Type": content_type, "Cache-Control": "no-cache"}, target.read_bytes())
+        return True
+
+    def _handle(self) -> None:
+        path = urlsplit(self.path).path
+        method = self.command
+        if method == "OPTIONS":
+            requested = self.headers.get("Access-Control-Request-Method", "")
+            cors = self._cors_headers()
+            if cors and self._route(requested, path):
+                cors.update(
+                    {
+                        "Access-Control-Allow-Methods": ",".join(sorted({r.method for r in ROUTES})),
+                        "Access-Control-Allow-Headers": "content-type",
+                        "Access-Control-Max-Age": "600",
+                    }
+                )
+            self._respond(204, cors, b"")
+            return
+        function = self._route(method, path)
+        if function is None:
+            if method in ("GET", "HEAD") and self._static(path):
+                return
+            self._json(404, {"message": "Not Found"})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._json(413, {"message": "Request Entity Too Large"})
+            return
+        body = self.rfile.read(length) if length else b""
+        event = build_event(
+            method, self.path, dict(self.headers.items()), body, f"{method} {path}", self.client_address[0]
+        )
+        started = time.perf_counter()
+        try:
+            result = self.server.runtime.invoke(function, event)
+        except InvocationError as exc:
+            status = 503 if exc.kind == "timeout" else 500
+            self._json(status, {"message": "Service Unavailable" if status == 503 else "Internal Server Error"})
+            return
+        finally:
+            self.server.latencies.append(time.perf_counter() - started)
+        self._proxy_result(result)
+
+    def _proxy_result(self, result: Any) -> None:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            # Payload 2.0: anything else is a 200 JSON body.
+            self._json(200, result if isinstance(result, dict) else {"result": result})
+            return
+        body = result.get("body") or ""
+        payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name] = ",".join(str(v) for v in values)
+        headers.setdefault("Content-Type", "application/json")
+        self._respond(int(result["statusCode"]), headers, payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, runtime: FunctionRuntime, allowed_origins: list[str], host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        super().__init__((host, port), _Handler)
+        self.runtime = runtime
+        self.allowed_origins = allowed_origins
+        self.latencies: list[float] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ApiServer:
+        threading.Thread(target=self.serve_forever, name="api-front", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

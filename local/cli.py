@@ -1,0 +1,214 @@
+"""image-analyzer: run the stack locally and send images through it (or through a deployed stack).
+
+image-analyzer up                    # start the local stack, print the API URL, Ctrl-C to stop
+image-analyzer analyze a.jpg b.dcm   # analyse files on a throw-away local stack (or --api URL)
+image-analyzer demo                  # analyse bundled sample photos and DICOM files
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import signal
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from local.client import ApiClient, JobResult
+from local.emulator import BACKENDS, BackendUnavailable
+
+console = Console()
+_PROGRESS = {"requested": 1, "uploaded": 2, "pending": 2, "processing": 3, "complete": 4, "error": 4}
+
+
+def _start_stack(backend: str, port: int = 0) -> Any:
+    from local.stack import LocalStack, StackOptions
+
+    with console.status(f"starting the local stack ({backend})…"):
+        stack = LocalStack(StackOptions(backend=backend, port=port)).start()
+    console.print(f"[green]local stack ready[/] in {stack.startup_seconds:.1f} s — API {stack.api_url}")
+    return stack
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    stack = _start_stack(args.backend, args.port)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    console.print(f"  web page   {stack.api_url}/")
+    console.print(f"  API        {stack.api_url}/request-upload, {stack.api_url}/get-results?jobId=…")
+    console.print(
+        f"  emulator   {stack.backend.endpoint_url} (bucket {stack.resources.bucket}, table {stack.resources.table})"
+    )
+    console.print("Ctrl-C to stop.")
+    stopped.wait()
+    with console.status("stopping…"):
+        stack.stop()
+    console.print("stopped cleanly.")
+    return 0
+
+
+def _labels_table(result: JobResult) -> Table:
+    table = Table(title=f"{result.name} — {result.status} in {result.seconds:.2f} s", title_justify="left")
+    table.add_column("Label")
+    table.add_column("Confidence", justify="right")
+    table.add_column("", min_width=20)
+    table.add_column("Parents", style="dim")
+    for label in result.labels:
+        confidence = float(label["Confidence"])
+        bar = "█" * round(confidence / 5)
+        table.add_row(label["Name"], f"{confidence:.1f}%", bar, ", ".join(p["Name"] for p in label.get("Parents", [])))
+    return table
+
+
+def _describe(result: JobResult) -> None:
+    record = result.record
+    if not result.ok:
+        console.print(f"[red]✗ {result.name}[/]: {record.get('errorCode')} — {record.get('error')}")
+        return
+    if result.labels:
+        console.print(_labels_table(result))
+    else:
+        console.print(f"{result.name} — complete in {result.seconds:.2f} s: no label reached the minimum confidence")
+    dicom = (record.get("results") or {}).get("dicom")
+    if dicom:
+        window = dicom.get("window") or {}
+        console.print(
+            f"  DICOM {dicom.get('modality')} {dicom.get('columns')}×{dicom.get('rows')}, {dicom.get('photometric')}, "
+            f"{dicom.get('bitsStored')} bits, frame {dicom.get('frameRendered')}/{dicom.get('frames')}, "
+            f"{dicom.get('transferSyntax')}, window {window.get('center')}/{window.get('width')} ({window.get('source')})"
+        )
+
+
+def analyze(client: ApiClient, items: list[tuple[str, bytes]], out: Path | None, timeout: float) -> list[JobResult]:
+    results: list[JobResult] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks = {name: progress.add_task(name[:28], total=4, state="requested") for name, _ in items}
+
+        def run(name: str, data: bytes) -> JobResult:
+            def on_status(state: str) -> None:
+                progress.update(tasks[name], completed=_PROGRESS.get(state, 0), state=state)
+
+            try:
+                return client.analyze(name, data, timeout_s=timeout, on_status=on_status)
+            except Exception as exc:  # an API refusal is a result too
+                on_status("error")
+                return JobResult(name, "", "error", {"errorCode": "CLIENT", "error": str(exc)}, 0.0)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda item: run(*item), items))
+    for result in results:
+        _describe(result)
+        url = result.record.get("imageUrl")
+        if out is not None and url:
+            out.mkdir(parents=True, exist_ok=True)
+            target = (
+                out
+                / f"{Path(result.name).stem}.analysed{'.png' if result.record['results'].get('dicom') else Path(result.name).suffix}"
+            )
+            target.write_bytes(client.download(url))
+            console.print(f"  saved {target}")
+    return results
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    files = [Path(f) for f in args.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        console.print(f"[red]no such file:[/] {', '.join(missing)}")
+        return 2
+    with ExitStack() as stack_scope:
+        api = args.api
+        if api is None:
+            stack = _start_stack(args.backend)
+            stack_scope.callback(stack.stop)
+            api = stack.api_url
+        results = analyze(ApiClient(api), [(f.name, f.read_bytes()) for f in files], Path(args.out), args.timeout)
+    failed = sum(not r.ok for r in results)
+    console.print(f"{len(results) - failed} complete, {failed} error")
+    return 1 if failed else 0
+
+
+def demo_items() -> list[tuple[str, bytes]]:
+    """Sample photos (scikit-image) and DICOM files (pydicom, pydicom-data) that ship with the dev install."""
+    items: list[tuple[str, bytes]] = []
+    try:
+        from PIL import Image
+        from skimage import data
+
+        for name, fmt in (("chelsea", "JPEG"), ("coffee", "PNG"), ("astronaut", "JPEG")):
+            buffer = io.BytesIO()
+            Image.fromarray(getattr(data, name)()).save(buffer, format=fmt)
+            items.append((f"{name}.{fmt.lower().replace('jpeg', 'jpg')}", buffer.getvalue()))
+    except ImportError:
+        console.print("[yellow]scikit-image is not installed: no sample photos (pip install -e '.[dev]')[/]")
+    from pydicom.data import get_testdata_file
+
+    for name in ("CT_small.dcm", "emri_small_jpeg_2k_lossless.dcm"):
+        items.append((name, Path(get_testdata_file(name)).read_bytes()))
+    try:
+        import data_store
+
+        items.append(("RG3_J2KI.dcm", (Path(data_store.__file__).parent / "data" / "RG3_J2KI.dcm").read_bytes()))
+    except ImportError:
+        pass
+    items.append(("not-an-image.jpg", b"%PDF-1.7 this is not an image\n" * 10))
+    return items
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    stack = _start_stack(args.backend)
+    try:
+        results = analyze(ApiClient(stack.api_url), demo_items(), Path(args.out), args.timeout)
+    finally:
+        stack.stop()
+    expected_errors = [r for r in results if r.name == "not-an-image.jpg"]
+    unexpected = [r for r in results if not r.ok and r not in expected_errors]
+    console.print(
+        f"\n{sum(r.ok for r in results)} complete; the PDF named .jpg ended "
+        f"{expected_errors[0].record.get('errorCode') if expected_errors else '?'} as it should. Images saved in {args.out}/"
+    )
+    return 1 if unexpected else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="image-analyzer", description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=BACKENDS, default="moto", help="emulated AWS for the local stack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the local stack and keep it running")
+    up.add_argument("--port", type=int, default=8000, help="port of the API and web page (0: any free port)")
+    up.set_defaults(run=cmd_up)
+    an = commands.add_parser("analyze", help="analyse image or DICOM files")
+    an.add_argument("files", nargs="+")
+    an.add_argument("--api", help="API URL of a running stack (default: start a local one)")
+    an.add_argument("--out", default="analysed", help="folder for the analysed images")
+    an.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each job")
+    an.set_defaults(run=cmd_analyze)
+    demo = commands.add_parser("demo", help="start the local stack and analyse sample images")
+    demo.add_argument("--out", default="analysed")
+    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.set_defaults(run=cmd_demo)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except BackendUnavailable as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The whole system on one machine: emulated AWS, the label service, the functions, the HTTP front, the poller.
+
+    with LocalStack() as stack:      # moto backend, no Docker, ready in about a second
+        print(stack.api_url)
+
+Resources come from the same definitions as the Pulumi program; each function runs in its own warm worker
+processes with exactly the environment Lambda would give it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from image_analyzer.definitions import FUNCTIONS, QUEUE, StackSettings
+
+from local.apigw import ApiServer
+from local.emulator import Backend, start_backend
+from local.labels.classifier import Classifier
+from local.labels.service import LabelServer, ServiceState
+from local.poller import QueuePoller
+from local.resources import StackResources, provision
+from local.runtime import FunctionPool, FunctionRuntime, lambda_environment
+
+REGION = "us-east-1"
+BACKEND_ENV = "IMAGE_ANALYZER_BACKEND"
+
+
+def _stderr_sink(function: str, line: str) -> None:
+    print(f"[{function}] {line}", file=sys.stderr)
+
+
+@dataclass
+class StackOptions:
+    backend: str = field(default_factory=lambda: os.environ.get(BACKEND_ENV, "moto"))
+    processor_workers: int = 2
+    api_workers: int = 2
+    # Overrides for tests and demos; the defaults are the deployed values.
+    settings: dict[str, str] = field(default_factory=dict)
+    timeouts: dict[str, float] = field(default_factory=dict)
+    visibility_timeout_s: int | None = None
+    log: Callable[[str, str], None] | None = None
+    port: int = 0
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self.backend: Backend | None = None
+        self.resources: StackResources | None = None
+        self.labels: LabelServer | None = None
+        self.runtime: FunctionRuntime | None = None
+        self.api: ApiServer | None = None
+        self.poller: QueuePoller | None = None
+        self.startup_seconds = 0.0
+        self.logs: list[tuple[str, str]] = []
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        started = time.perf_counter()
+        opts = self.options
+        try:
+            self.backend = start_backend(opts.backend)
+            settings = StackSettings()
+            settings.values.update(opts.settings)
+            max_receive = int(settings.values["MAX_RECEIVE_COUNT"])
+            timeouts = {name: opts.timeouts.get(name, float(fn.timeout_s)) for name, fn in FUNCTIONS.items()}
+            visibility = opts.visibility_timeout_s or QUEUE.visibility_timeout_s(int(timeouts[QUEUE.consumer]))
+            self.resources = provision(
+                self.session,
+                self.backend.endpoint_url,
+                visibility_timeout_s=visibility,
+                max_receive_count=max_receive,
+                allowed_origins=settings.values["ALLOWED_ORIGINS"].split(","),
+            )
+            self.labels = LabelServer(ServiceState(Classifier(), s3_client=self.client("s3"))).start()
+            endpoints = {"AWS_ENDPOINT_URL": self.backend.endpoint_url, "AWS_ENDPOINT_URL_REKOGNITION": self.labels.url}
+            sink = opts.log or self._record_log
+            pools = {}
+            for name, definition in FUNCTIONS.items():
+                env = lambda_environment(
+                    definition,
+                    settings.environment_for(name, self.resources.bucket, self.resources.table),
+                    endpoints,
+                    REGION,
+                )
+                size = opts.processor_workers if name == QUEUE.consumer else opts.api_workers
+                pools[name] = FunctionPool(definition, env, size, sink, timeouts[name])
+            self.runtime = FunctionRuntime(pools)
+            self.api = ApiServer(self.runtime, settings.values["ALLOWED_ORIGINS"].split(","), port=opts.port).start()
+            self.poller = QueuePoller(
+                self.client("sqs"),
+                self.resources.queue_url,
+                self.resources.queue_arn,
+                lambda event: self.runtime.invoke(QUEUE.consumer, event),  # type: ignore[union-attr]
+                batch_size=QUEUE.batch_size,
+                concurrency=min(opts.processor_workers, QUEUE.max_concurrency),
+                region=REGION,
+                on_error=lambda message: sink("poller", message),
+            ).start()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def stop(self) -> None:
+        for part in (self.poller, self.api, self.runtime, self.labels, self.backend):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as exc:  # keep stopping the rest
+                    print(f"warning: stopping {type(part).__name__}: {exc}", file=sys.stderr)
+        self.poller = self.api = self.runtime = self.labels = self.backend = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _record_log(self, function: str, line: str) -> None:
+        self.logs.append((function, line))
+
+    @property
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
+
+    def client(self, service: str) -> Any:
+        assert self.backend is not None
+        return self.session.client(service, endpoint_url=self.backend.endpoint_url)
+
+    @property
+    def api_url(self) -> str:
+        assert self.api is not None
+        return self.api.url
+
+    def table(self) -> Any:
+        assert self.backend is not None and self.resources is not None
+        return self.session.resource("dynamodb", endpoint_url=self.backend.endpoint_url).Table(self.resources.table)
