@@ -6,6 +6,7 @@ line a function prints is forwarded to a log sink with the function's name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -167,10 +168,8 @@ class Worker:
         if self.process is not None and self.process.poll() is None:
             assert self.process.stdin is not None
             self.process.stdin.close()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
         self.kill()
 
 
