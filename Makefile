@@ -3,31 +3,39 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install demo test lint bench layer notebooks clean
+.PHONY: help install demo up test lint bench layer notebooks clean
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-install: ## create .venv with everything for development and tests
+STAMP := $(VENV)/.installed
+
+install: $(STAMP) ## create .venv with everything for development and tests
+
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
 
-demo: ## start the local stack and analyse sample images through it
+demo: $(STAMP) ## start the local stack and analyse sample images through it
 	$(BIN)/image-analyzer demo
 
-test: ## the whole test suite (what CI runs)
+up: $(STAMP) ## run the local stack (API and web page on http://127.0.0.1:8000) until Ctrl-C
+	$(BIN)/image-analyzer up
+
+test: $(STAMP) ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-lint: ## ruff
+lint: $(STAMP) ## ruff
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: ## benchmarks with printed ratios against baselines
+bench: $(STAMP) ## benchmarks with printed ratios against baselines
 	$(BIN)/python -m benchmarks
 
-layer: ## build the Lambda layer zip for the configured architecture
-	$(BIN)/python -m layer.build
+layer: $(STAMP) ## build the Lambda layer zip for the configured architecture
+	$(BIN)/python layer/build.py
 
-notebooks: ## open the notebooks with the project's kernel
+notebooks: $(STAMP) ## open the notebooks with the project's kernel
 	$(BIN)/python -m ipykernel install --user --name image-analyzer --display-name "Image Analyzer"
 	$(BIN)/jupyter lab notebooks/ || $(BIN)/jupyter notebook notebooks/
 

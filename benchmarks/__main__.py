@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import render
+from benchmarks import local_stack, render
 
 
 def main() -> int:
     args = sys.argv[1:]
-    print("== DICOM render ==")
-    return render.main(args)
+    print("== DICOM render (vs the naive reference approach) ==")
+    status = render.main(args)
+    print("\n== Local stack ==")
+    return status or local_stack.main(args)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ def provision(
     allowed_origins: list[str] | None = None,
 ) -> StackResources:
     bucket = f"{PROJECT}-uploads-{suffix}"
+    table = f"{TABLE_NAME}-{suffix}"  # as the Pulumi program names it per stack
     s3 = session.client("s3", endpoint_url=endpoint_url)
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
@@ -58,13 +59,13 @@ def provision(
     )
 
     dynamodb.create_table(
-        TableName=TABLE_NAME,
+        TableName=table,
         KeySchema=[{"AttributeName": TABLE_HASH_KEY, "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": TABLE_HASH_KEY, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.update_time_to_live(
-        TableName=TABLE_NAME, TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE_TTL_ATTRIBUTE}
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE_TTL_ATTRIBUTE}
     )
 
     dlq_url = sqs.create_queue(
@@ -94,7 +95,7 @@ def provision(
             ]
         },
     )
-    return StackResources(bucket, TABLE_NAME, queue_url, queue_arn, dlq_url, dlq_arn)
+    return StackResources(bucket, table, queue_url, queue_arn, dlq_url, dlq_arn)
 
 
 def _queue_arn(sqs: Any, url: str) -> str:

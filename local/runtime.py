@@ -68,16 +68,24 @@ def lambda_environment(
 
 
 class Worker:
-    def __init__(self, definition: FunctionDef, env: dict[str, str], log: LogSink) -> None:
+    def __init__(self, definition: FunctionDef, env: dict[str, str], log: LogSink, wait: bool = True) -> None:
         self.definition = definition
         self._env = env
         self._log = log
         self.process: subprocess.Popen[bytes] | None = None
         self._responses: Any = None
         self.invocations = 0
-        self._start()
+        self._ready = False
+        self._spawn()
+        if wait:
+            self.await_ready()
 
     def _start(self) -> None:
+        self._spawn()
+        self.await_ready()
+
+    def _spawn(self) -> None:
+        self._ready = False
         read_fd, write_fd = os.pipe()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.worker", self.definition.handler, str(write_fd)],
@@ -91,11 +99,17 @@ class Worker:
         os.close(write_fd)
         self._responses = os.fdopen(read_fd, "rb", buffering=0)
         threading.Thread(target=self._forward_output, args=(self.process,), daemon=True).start()
+
+    def await_ready(self) -> None:
+        """Wait for the handler module to be imported (a cold start); workers can spawn first and wait together."""
+        if self._ready:
+            return
         ready = self._read_response(INIT_TIMEOUT_S)
         if ready is None or "ready" not in ready:
             self.kill()
             detail = (ready or {}).get("initError", {}).get("errorMessage", "no response")
             raise InvocationError("crash", f"{self.definition.name} failed to initialise: {detail}")
+        self._ready = True
 
     def _forward_output(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
@@ -129,6 +143,7 @@ class Worker:
     def invoke(self, event: dict[str, Any], timeout_s: float) -> Any:
         if not self.alive():
             self.restart()
+        self.await_ready()
         assert self.process is not None and self.process.stdin is not None
         deadline_ms = int((time.time() + timeout_s) * 1000)
         request = {"event": event, "requestId": str(uuid.uuid4()), "deadlineMs": deadline_ms}
@@ -186,7 +201,8 @@ class FunctionPool:
 
     def __post_init__(self) -> None:
         self._idle: queue.Queue[Worker] = queue.Queue()
-        self.workers = [Worker(self.definition, self.env, self.log) for _ in range(self.size)]
+        # Spawned without waiting: FunctionRuntime waits for every worker of every function at once.
+        self.workers = [Worker(self.definition, self.env, self.log, wait=False) for _ in range(self.size)]
         for worker in self.workers:
             self._idle.put(worker)
 
@@ -205,6 +221,9 @@ class FunctionPool:
 class FunctionRuntime:
     def __init__(self, pools: dict[str, FunctionPool]) -> None:
         self.pools = pools
+        for pool in pools.values():  # cold starts run in parallel
+            for worker in pool.workers:
+                worker.await_ready()
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.pools[function].invoke(event)

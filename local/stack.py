@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +22,7 @@ from image_analyzer.definitions import FUNCTIONS, QUEUE, StackSettings
 
 from local.apigw import ApiServer
 from local.emulator import Backend, start_backend
-from local.labels.classifier import Classifier
-from local.labels.service import LabelServer, ServiceState
+from local.labels.service import LabelServiceProcess
 from local.poller import QueuePoller
 from local.resources import StackResources, provision
 from local.runtime import FunctionPool, FunctionRuntime, lambda_environment
@@ -46,6 +46,8 @@ class StackOptions:
     visibility_timeout_s: int | None = None
     log: Callable[[str, str], None] | None = None
     port: int = 0
+    # Resource names get this suffix; stacks sharing one in-process emulator must differ.
+    name: str = field(default_factory=lambda: f"local-{uuid.uuid4().hex[:6]}")
 
 
 class LocalStack:
@@ -53,7 +55,7 @@ class LocalStack:
         self.options = options or StackOptions()
         self.backend: Backend | None = None
         self.resources: StackResources | None = None
-        self.labels: LabelServer | None = None
+        self.labels: LabelServiceProcess | None = None
         self.runtime: FunctionRuntime | None = None
         self.api: ApiServer | None = None
         self.poller: QueuePoller | None = None
@@ -74,11 +76,12 @@ class LocalStack:
             self.resources = provision(
                 self.session,
                 self.backend.endpoint_url,
+                suffix=opts.name,
                 visibility_timeout_s=visibility,
                 max_receive_count=max_receive,
                 allowed_origins=settings.values["ALLOWED_ORIGINS"].split(","),
             )
-            self.labels = LabelServer(ServiceState(Classifier(), s3_client=self.client("s3"))).start()
+            self.labels = LabelServiceProcess(self.backend.endpoint_url)
             endpoints = {"AWS_ENDPOINT_URL": self.backend.endpoint_url, "AWS_ENDPOINT_URL_REKOGNITION": self.labels.url}
             sink = opts.log or self._record_log
             pools = {}

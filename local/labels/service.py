@@ -2,13 +2,15 @@
 
 Point boto3 at it with ``AWS_ENDPOINT_URL_REKOGNITION``. It accepts ``Image.Bytes`` and ``Image.S3Object``,
 honours ``MaxLabels``/``MinConfidence`` and rejects what Rekognition rejects, with Rekognition's error types.
-For fault tests, ``POST /_local/faults`` makes chosen images fail; ``GET /_local/stats`` counts requests.
+For fault tests, ``POST /_local/faults`` {sha256, error?, delay?, times?} makes chosen images fail or answer
+slowly; ``GET /_local/stats`` counts requests per image.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import io
 import json
@@ -41,7 +43,7 @@ class RekognitionError(Exception):
 class ServiceState:
     classifier: Classifier
     s3_client: Any | None = None
-    faults: dict[str, str] = field(default_factory=dict)  # sha256 of image bytes → error type
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha256 of image bytes → {error, delay, times}
     calls: int = 0
     by_image: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,8 +85,15 @@ def detect_labels(state: ServiceState, request: dict[str, Any]) -> dict[str, Any
         state.calls += 1
         state.by_image[digest] = state.by_image.get(digest, 0) + 1
         fault = state.faults.get(digest)
+        if fault is not None and fault.get("times") is not None:
+            fault["times"] -= 1
+            if fault["times"] <= 0:
+                del state.faults[digest]
     if fault:
-        raise RekognitionError(fault, "Injected fault for this image.")
+        if fault.get("delay"):
+            time.sleep(float(fault["delay"]))  # simulates a slow dependency, to test timeouts and kills
+        if fault.get("error"):
+            raise RekognitionError(str(fault["error"]), "Injected fault for this image.")
     if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
         raise RekognitionError("InvalidImageFormatException", "Request has unsupported image format")
     try:
@@ -125,7 +134,17 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path == "/_local/stats":
             with state.lock:
-                self._send(200, {"calls": state.calls, "byImage": dict(state.by_image)}, "application/json")
+                timings = sorted(self.server.inference_seconds)
+                stats = {
+                    "calls": state.calls,
+                    "byImage": dict(state.by_image),
+                    "inferenceMs": {
+                        "count": len(timings),
+                        "p50": 1000 * timings[len(timings) // 2] if timings else None,
+                        "mean": 1000 * sum(timings) / len(timings) if timings else None,
+                    },
+                }
+            self._send(200, stats, "application/json")
         elif self.path == "/_local/health":
             self._send(200, {"ok": True}, "application/json")
         else:
@@ -137,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_local/faults":
             spec = json.loads(raw or b"{}")
             with state.lock:
-                state.faults[spec["sha256"]] = spec.get("error", "InternalServerError")
+                state.faults[spec["sha256"]] = {k: spec.get(k) for k in ("error", "delay", "times")}
             self._send(200, {"ok": True}, "application/json")
             return
         target = self.headers.get("X-Amz-Target", "")
@@ -176,3 +195,59 @@ class LabelServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+class LabelServiceProcess:
+    """The label service in a process of its own, as a remote service would be (inference needs its own core)."""
+
+    def __init__(self, s3_endpoint_url: str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        import subprocess
+        import sys
+
+        command = [sys.executable, "-m", "local.labels.service", "--host", host, "--port", str(port)]
+        if s3_endpoint_url:
+            command += ["--s3-endpoint-url", s3_endpoint_url]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().strip()
+        if not line.startswith("READY "):
+            self._process.kill()
+            raise RuntimeError(f"the label service did not start: {line or 'no output'}")
+        self.url = line.split(" ", 1)[1]
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except Exception:
+            self._process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    import boto3
+
+    parser = argparse.ArgumentParser(description="Rekognition-compatible DetectLabels service (offline).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--s3-endpoint-url", help="where Image.S3Object is read from")
+    args = parser.parse_args(argv)
+    s3 = None
+    if args.s3_endpoint_url:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=args.s3_endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+    server = LabelServer(ServiceState(Classifier(), s3_client=s3), args.host, args.port)
+    print(f"READY {server.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

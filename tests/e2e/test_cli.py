@@ -1,0 +1,54 @@
+"""The command-line client against a running stack, as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import photo_bytes, sample_path
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=180,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "120", "TERM": "dumb"},
+    )
+
+
+def test_analyze_prints_labels_saves_images_and_exits_zero(stack, tmp_path: Path) -> None:
+    cat = tmp_path / "cat.jpg"
+    cat.write_bytes(photo_bytes("chelsea"))
+    result = run_cli(
+        "analyze",
+        "--api",
+        stack.api_url,
+        "--out",
+        str(tmp_path / "out"),
+        str(cat),
+        str(sample_path("CT_small.dcm")),
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Cat" in result.stdout and "2 complete, 0 error" in result.stdout
+    assert (tmp_path / "out" / "cat.analysed.jpg").read_bytes() == cat.read_bytes()
+    assert (tmp_path / "out" / "CT_small.analysed.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_analyze_exits_non_zero_when_a_job_ends_in_error(stack, tmp_path: Path) -> None:
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"%PDF-1.7 definitely not a JPEG\n" * 4)
+    result = run_cli(
+        "analyze", "--api", stack.api_url, "--out", str(tmp_path), str(fake), cwd=Path(__file__).resolve().parents[2]
+    )
+    assert result.returncode == 1
+    assert "UNSUPPORTED_FORMAT" in result.stdout
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("analyze", "--api", "http://127.0.0.1:9", str(tmp_path / "nope.jpg"), cwd=tmp_path)
+    assert result.returncode == 2 and "no such file" in result.stdout

@@ -1,0 +1,148 @@
+"""Faults: duplicate deliveries, a killed worker, a record that always fails, and load."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from PIL import Image
+
+from local.client import ApiClient
+from tests.e2e.conftest import inject_fault, label_calls
+from tests.support import photo_bytes
+
+
+def small_jpeg(seed: int, size: int = 128) -> bytes:
+    """Distinct small photos (a crop of the cat, shifted by seed) so that every job has its own bytes."""
+    base = Image.open(io.BytesIO(photo_bytes("chelsea")))
+    left = seed % 200
+    buffer = io.BytesIO()
+    base.crop((left, 0, left + 250, 250)).resize((size, size)).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def wait_until(condition, timeout_s: float, what: str):
+    """Poll observable state until ``condition()`` is truthy (the system gives no other signal)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def queue_drained(stack) -> bool:
+    sqs = stack.client("sqs")
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=stack.resources.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_every_message_delivered_twice_processes_each_job_once(stack) -> None:
+    client = ApiClient(stack.api_url)
+    sqs = stack.client("sqs")
+    images = [small_jpeg(1000 + i) for i in range(6)]
+    jobs = []
+    for i, data in enumerate(images):
+        grant = client.request_upload(f"dup-{i}.jpg", "image/jpeg")
+        client.upload(grant, data)
+        key = stack.table().get_item(Key={"jobId": grant["jobId"]})["Item"]["s3Key"]
+        duplicate = {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": "us-east-1",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": stack.resources.bucket}, "object": {"key": key, "size": len(data)}},
+                }
+            ]
+        }
+        sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody=json.dumps(duplicate))
+        jobs.append(grant["jobId"])
+    for job_id in jobs:
+        assert client.wait(job_id, 60)["status"] == "complete"
+    wait_until(lambda: queue_drained(stack), 30, "the queue to drain")
+    calls = label_calls(stack)
+    for job_id, data in zip(jobs, images, strict=True):
+        item = stack.table().get_item(Key={"jobId": job_id})["Item"]
+        assert int(item["attempts"]) == 1
+        assert calls[sha(data)] == 1, "labels were computed more than once for one job"
+
+
+def test_worker_killed_mid_invocation_is_retried_and_completes(fault_stack) -> None:
+    client = ApiClient(fault_stack.api_url)
+    data = small_jpeg(7)
+    inject_fault(fault_stack, data, delay=2.5, times=1)  # the first attempt hangs in DetectLabels
+    job_id = client.submit("killed.jpg", data)
+    table = fault_stack.table()
+    wait_until(lambda: table.get_item(Key={"jobId": job_id})["Item"]["status"] == "processing", 20, "processing")
+    pool = fault_stack.runtime.pools["process_image"]
+    killed = [w.pid for w in pool.workers if w.alive()]
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    record = client.wait(job_id, 40)
+    assert record["status"] == "complete", record
+    item = table.get_item(Key={"jobId": job_id})["Item"]
+    assert int(item["attempts"]) == 2, "the retry took over after the killed attempt's lease ran out"
+    assert all(w.pid not in killed for w in pool.workers), "killed workers are replaced"
+
+
+def test_record_that_always_fails_goes_to_the_dlq_and_neighbours_complete(fault_stack) -> None:
+    client = ApiClient(fault_stack.api_url)
+    poison = small_jpeg(77)
+    inject_fault(fault_stack, poison, error="AccessDeniedException")  # not retried by boto3, fails every time
+    neighbours = [small_jpeg(300 + i) for i in range(4)]
+    with ThreadPoolExecutor(5) as pool:
+        ids = list(
+            pool.map(
+                lambda item: client.submit(*item),
+                [("poison.jpg", poison)] + [(f"n{i}.jpg", d) for i, d in enumerate(neighbours)],
+            )
+        )
+    poison_id, neighbour_ids = ids[0], ids[1:]
+    for job_id in neighbour_ids:
+        assert client.wait(job_id, 60)["status"] == "complete"
+    record = client.wait(poison_id, 60)
+    assert (record["status"], record["errorCode"]) == ("error", "PROCESSING_FAILED")
+    sqs = fault_stack.client("sqs")
+
+    def dead_letters():
+        messages = sqs.receive_message(
+            QueueUrl=fault_stack.resources.dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        return [m for m in messages if poison_id in m["Body"]]
+
+    assert wait_until(dead_letters, 30, "the poison message in the DLQ")
+
+
+def test_two_hundred_concurrent_jobs_all_complete_once(stack) -> None:
+    client = ApiClient(stack.api_url)
+    images = [small_jpeg(i, size=96) for i in range(200)]
+    before = label_calls(stack)
+    with ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(lambda i: client.submit(f"load-{i}.jpg", images[i]), range(200)))
+    assert len(set(ids)) == 200
+    # Every upload's notification is queued by now; once the queue is empty, every job has been handled.
+    wait_until(lambda: queue_drained(stack), 180, "the queue to drain")
+    with ThreadPoolExecutor(4) as pool:
+        records = list(pool.map(client.results, ids))
+    assert [r["status"] for r in records].count("complete") == 200
+    after = label_calls(stack)
+    per_image = [after.get(sha(d), 0) - before.get(sha(d), 0) for d in images]
+    assert per_image == [1] * 200, "every job labelled exactly once"
+    table = stack.table()
+    attempts = [int(table.get_item(Key={"jobId": j})["Item"]["attempts"]) for j in ids]
+    assert attempts == [1] * 200

@@ -1,0 +1,122 @@
+"""The whole flow through HTTP only: request-upload → PUT to S3 → queue → process_image → get-results."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import requests
+from PIL import Image
+
+from local.client import ApiClient
+from tests.support import gradient, make_dicom, photo_bytes, png_bomb, sample_bytes
+
+
+@pytest.fixture(scope="module")
+def client(stack) -> ApiClient:
+    return ApiClient(stack.api_url)
+
+
+def label_names(result) -> set[str]:
+    return {label["Name"] for label in result.labels}
+
+
+def test_cat_photo_is_labelled_a_cat(client) -> None:
+    result = client.analyze("chelsea.jpg", photo_bytes("chelsea"), timeout_s=60)
+    assert result.ok, result.record
+    assert "Cat" in label_names(result)
+    cat = next(label for label in result.labels if label["Name"] == "Cat")
+    assert cat["Confidence"] > 80 and {"Name": "Animal"} in cat["Parents"]
+    assert result.record["results"]["image"] == {"format": "JPEG", "width": 451, "height": 300}
+    assert client.download(result.record["imageUrl"]) == photo_bytes("chelsea")
+
+
+def test_png_photo_is_labelled(client) -> None:
+    result = client.analyze("coffee.png", photo_bytes("coffee", "PNG"), timeout_s=60)
+    assert result.ok and result.record["results"]["image"]["format"] == "PNG"
+    assert label_names(result) & {"Espresso", "Cup", "Beverage", "Coffee Mug"}
+    assert all(label["Confidence"] >= 55 for label in result.labels) and len(result.labels) <= 20
+
+
+@pytest.mark.parametrize(
+    ("name", "modality", "photometric", "frames"),
+    [
+        ("CT_small.dcm", "CT", "MONOCHROME2", 1),
+        ("RG3_J2KI.dcm", "CR", "MONOCHROME1", 1),
+        ("emri_small.dcm", "MR", "MONOCHROME2", 10),
+        ("MR_small_RLE.dcm", "MR", "MONOCHROME2", 1),
+        ("US1_J2KR.dcm", "US", "YBR_RCT", 1),
+    ],
+)
+def test_dicom_completes_with_metadata_and_a_rendered_png(client, name, modality, photometric, frames) -> None:
+    result = client.analyze(name, sample_bytes(name), timeout_s=60)
+    assert result.ok, result.record
+    dicom = result.record["results"]["dicom"]
+    assert (dicom["modality"], dicom["photometric"], dicom["frames"]) == (modality, photometric, frames)
+    assert dicom["frameRendered"] == frames // 2
+    assert "LabelModelVersion" in result.record["results"]
+    png = Image.open(io.BytesIO(client.download(result.record["imageUrl"])))
+    assert png.format == "PNG" and png.size == (dicom["columns"], dicom["rows"])
+
+
+@pytest.mark.parametrize(
+    ("name", "file_type", "payload", "code"),
+    [
+        ("report.jpg", "image/jpeg", b"%PDF-1.7\n" + b"x" * 400, "UNSUPPORTED_FORMAT"),
+        ("empty.png", "image/png", b"", "EMPTY_OBJECT"),
+        ("scan.dcm", "application/dicom", None, "TYPE_MISMATCH"),
+        ("bomb.png", "image/png", png_bomb(), "IMAGE_TOO_LARGE"),
+        ("cut.dcm", "application/dicom", sample_bytes("CT_small.dcm")[:9000], "CORRUPT_DICOM"),
+        ("jpx.dcm", "application/dicom", sample_bytes("JPGExtended.dcm"), "UNSUPPORTED_TRANSFER_SYNTAX"),
+    ],
+)
+def test_bad_uploads_end_in_error_end_to_end(client, name, file_type, payload, code) -> None:
+    data = photo_bytes("coffee", "PNG") if payload is None else payload
+    result = client.analyze(name, data, file_type=file_type, timeout_s=60)
+    assert (result.status, result.record["errorCode"]) == ("error", code)
+    assert isinstance(result.record["error"], str) and result.record["imageUrl"] is None
+
+
+def test_generated_mammogram_through_the_flow(client) -> None:
+    data = make_dicom(
+        gradient(512, 512, 16383), modality="MG", photometric="MONOCHROME1", bits_stored=14, window=(8192, 16384)
+    )
+    result = client.analyze("mg.dcm", data, timeout_s=60)
+    assert result.ok and result.record["results"]["dicom"]["modality"] == "MG"
+    png = Image.open(io.BytesIO(client.download(result.record["imageUrl"]))).convert("L")
+    assert png.getpixel((0, 0)) > png.getpixel((511, 0)), "MONOCHROME1: low stored values render bright"
+
+
+def test_api_contract_over_http(stack) -> None:
+    url = stack.api_url
+    bad = requests.post(f"{url}/request-upload", data="{oops", headers={"Content-Type": "application/json"}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["error"] == "BAD_REQUEST"
+    unknown = requests.get(f"{url}/get-results", params={"jobId": "6f1c1f0e-8a55-4c9e-9a43-2b1d1b0b7c11"}, timeout=10)
+    assert unknown.status_code == 404 and unknown.json()["error"] == "JOB_NOT_FOUND"
+    assert requests.get(f"{url}/nope", timeout=10).status_code == 404
+    preflight = requests.options(
+        f"{url}/request-upload",
+        timeout=10,
+        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    ok = requests.post(
+        f"{url}/request-upload",
+        json={"fileName": "a.png", "fileType": "image/png"},
+        headers={"Origin": "http://localhost:5173"},
+        timeout=10,
+    )
+    assert ok.status_code == 200 and ok.headers["Access-Control-Allow-Origin"] == "*"
+    assert json.loads(ok.text)["upload"]["fields"]["key"].startswith("uploads/")
+
+
+def test_presigned_post_form_upload_works(stack, client) -> None:
+    grant = client.request_upload("form.jpg", "image/jpeg")
+    fields = grant["upload"]["fields"]
+    response = requests.post(
+        grant["upload"]["url"], data=fields, files={"file": ("form.jpg", photo_bytes())}, timeout=10
+    )
+    assert response.status_code in (200, 204)
+    assert client.wait(grant["jobId"], 60)["status"] == "complete"

@@ -1,0 +1,78 @@
+"""The function runtime itself: exact environment, enforced timeouts, crashed workers replaced."""
+
+from __future__ import annotations
+
+import pytest
+from image_analyzer.definitions import FunctionDef
+
+from local.runtime import FunctionPool, InvocationError, lambda_environment
+
+
+def pool(handler: str, timeout_s: float = 5.0, env: dict[str, str] | None = None) -> FunctionPool:
+    definition = FunctionDef("probe", f"tests.e2e.probe_handler.{handler}", 256, int(timeout_s) or 1, "probe", ())
+    environment = lambda_environment(definition, env or {"TABLE_NAME": "t"}, {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    return FunctionPool(definition, environment, 1, lambda *_: None, timeout_s)
+
+
+def test_worker_gets_exactly_the_lambda_environment(monkeypatch) -> None:
+    monkeypatch.setenv("SECRET_OF_THE_DEVELOPER", "leak")
+    probe = pool("environment", env={"TABLE_NAME": "jobs", "UPLOAD_BUCKET": "b"})
+    try:
+        result = probe.invoke({})
+    finally:
+        probe.stop()
+    env = result["env"]
+    assert "SECRET_OF_THE_DEVELOPER" not in env
+    assert env["TABLE_NAME"] == "jobs" and env["UPLOAD_BUCKET"] == "b"
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9" and env["AWS_LAMBDA_FUNCTION_NAME"] == "probe"
+    assert env["AWS_REGION"] == "us-east-1" and env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    unexpected = set(env) - set(
+        lambda_environment(probe.definition, {"TABLE_NAME": "", "UPLOAD_BUCKET": ""}, {"AWS_ENDPOINT_URL": ""})
+    )
+    # Only what the interpreter itself adds may appear beyond what the runtime passed.
+    assert unexpected <= {"LC_CTYPE", "PWD", "_"}, unexpected
+    assert 0 < result["remainingMs"] <= 5000
+
+
+def test_worker_stays_warm_between_invocations() -> None:
+    probe = pool("environment")
+    try:
+        assert probe.invoke({})["pid"] == probe.invoke({})["pid"]
+    finally:
+        probe.stop()
+
+
+def test_timeout_is_enforced_and_the_worker_replaced() -> None:
+    probe = pool("sleep", timeout_s=0.5)
+    try:
+        first_pid = probe.workers[0].pid
+        with pytest.raises(InvocationError) as info:
+            probe.invoke({"seconds": 5})
+        assert info.value.kind == "timeout"
+        assert probe.workers[0].pid != first_pid
+        assert probe.invoke({"seconds": 0})["pid"] == probe.workers[0].pid
+    finally:
+        probe.stop()
+
+
+def test_crashed_worker_is_replaced() -> None:
+    probe = pool("crash")
+    try:
+        with pytest.raises(InvocationError) as info:
+            probe.invoke({})
+        assert info.value.kind == "crash"
+        assert probe.workers[0].alive()
+    finally:
+        probe.stop()
+
+
+def test_handler_exception_is_an_error_not_a_crash() -> None:
+    probe = pool("fail")
+    try:
+        pid = probe.workers[0].pid
+        with pytest.raises(InvocationError) as info:
+            probe.invoke({})
+        assert info.value.kind == "error" and info.value.details["errorType"] == "ValueError"
+        assert probe.workers[0].pid == pid, "an exception does not cost the warm worker"
+    finally:
+        probe.stop()
