@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
 from image_analyzer.definitions import (
     CONVERTED_PREFIX,
     FUNCTIONS,

@@ -50,8 +50,13 @@ def bare_core(stack: LocalStack, jobs: int) -> list[float]:
 
     from image_analyzer.processing import analyse
 
-    rekognition = boto3.client("rekognition", endpoint_url=stack.labels.url, region_name="us-east-1",
-                               aws_access_key_id="local", aws_secret_access_key="local")
+    rekognition = boto3.client(
+        "rekognition",
+        endpoint_url=stack.labels.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     out = []
     for i in range(jobs):
         data = photo(i, 512)
@@ -71,8 +76,10 @@ def throughput(workers: int, jobs: int) -> float:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda i: client.submit(f"tp-{i}.jpg", images[i]), range(jobs)))
         while True:
-            attrs = sqs.get_queue_attributes(QueueUrl=stack.resources.queue_url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=stack.resources.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
             if attrs["ApproximateNumberOfMessages"] == attrs["ApproximateNumberOfMessagesNotVisible"] == "0":
                 break
             time.sleep(0.05)
@@ -101,17 +108,27 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95 = percentile(stack_latency, 0.5), percentile(stack_latency, 0.95)
     core_p50 = statistics.median(core_latency)
     print(f"stack start to ready         {start_s:7.2f} s    target < {TARGETS['start_s']:.0f} s")
-    print(f"job latency 512² JPEG  p50   {p50 * 1e3:7.0f} ms   bare core p50 {core_p50 * 1e3:.0f} ms "
-          f"(platform overhead ×{p50 / core_p50:.1f})")
+    print(
+        f"job latency 512² JPEG  p50   {p50 * 1e3:7.0f} ms   bare core p50 {core_p50 * 1e3:.0f} ms "
+        f"(platform overhead ×{p50 / core_p50:.1f})"
+    )
     print(f"job latency 512² JPEG  p95   {p95 * 1e3:7.0f} ms   target < {TARGETS['p95_s'] * 1e3:.0f} ms")
-    print(f"throughput small JPEGs       {two:7.1f} jobs/s with 2 workers, {one:.1f} with 1 (×{two / one:.2f}); "
-          f"target ≥ {TARGETS['jobs_per_s']:.0f}")
-    print(f"label inference per image    {stats['p50']:7.1f} ms p50 (in the service, under load)   target < "
-          f"{TARGETS['inference_ms']:.0f} ms")
+    print(
+        f"throughput small JPEGs       {two:7.1f} jobs/s with 2 workers, {one:.1f} with 1 (×{two / one:.2f}); "
+        f"target ≥ {TARGETS['jobs_per_s']:.0f}"
+    )
+    print(
+        f"label inference per image    {stats['p50']:7.1f} ms p50 (in the service, under load)   target < "
+        f"{TARGETS['inference_ms']:.0f} ms"
+    )
     idle = inference_idle()
     print(f"label inference, idle        {idle:7.1f} ms p50")
-    checks = [start_s < TARGETS["start_s"], p95 < TARGETS["p95_s"], two >= TARGETS["jobs_per_s"],
-              idle < TARGETS["inference_ms"]]
+    checks = [
+        start_s < TARGETS["start_s"],
+        p95 < TARGETS["p95_s"],
+        two >= TARGETS["jobs_per_s"],
+        idle < TARGETS["inference_ms"],
+    ]
     names = ["start", "p95 latency", "throughput", "inference"]
     print("  ".join(f"{'PASS' if ok else 'MISS'} {name}" for name, ok in zip(names, checks, strict=True)))
     return 0 if all(checks) or args.quick else 1

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from image_analyzer import dicom
 from PIL import Image
 from pydicom.pixels import pixel_array
+
+from image_analyzer import dicom
 
 warnings.simplefilter("ignore")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from image_analyzer import aws
 from image_analyzer.config import int_setting, required
 from image_analyzer.errors import ApiError, ErrorCode

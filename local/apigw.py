@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from image_analyzer.definitions import ROUTES
-
 from local.runtime import FunctionRuntime, InvocationError
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+
 from image_analyzer.definitions import (
     PROJECT,
     QUEUE,

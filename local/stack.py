@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from image_analyzer.definitions import FUNCTIONS, QUEUE, StackSettings
 
+from image_analyzer.definitions import FUNCTIONS, QUEUE, StackSettings
 from local.apigw import ApiServer
 from local.emulator import Backend, start_backend
 from local.labels.service import LabelServiceProcess

@@ -42,9 +42,9 @@ class MockStack:
 @pytest.fixture
 def mock_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockStack]:
     """The stack's resources on moto's in-process mock, and a handler environment pointing at them."""
-    from image_analyzer import aws
     from moto import mock_aws
 
+    from image_analyzer import aws
     from local.resources import provision
 
     with mock_aws():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from image_analyzer.definitions import FunctionDef
 
+from image_analyzer.definitions import FunctionDef
 from local.runtime import FunctionPool, InvocationError, lambda_environment
 
 

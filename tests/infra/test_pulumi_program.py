@@ -12,8 +12,9 @@ from typing import Any
 
 import pulumi
 import pytest
-from image_analyzer.definitions import FUNCTIONS, QUEUE, ROUTES
 from pulumi.runtime.sync_await import _sync_await
+
+from image_analyzer.definitions import FUNCTIONS, QUEUE, ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"

@@ -7,10 +7,10 @@ import tracemalloc
 import numpy as np
 import pydicom
 import pytest
-from image_analyzer import dicom
-from image_analyzer.errors import ErrorCode, ProcessingError
 from pydicom.pixels import apply_modality_lut, apply_voi, pixel_array
 
+from image_analyzer import dicom
+from image_analyzer.errors import ErrorCode, ProcessingError
 from tests.support import CANARY, gradient, make_dicom, sample_bytes, sample_path
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
+from handlers import process_image, request_upload
 from image_analyzer import aws
 from image_analyzer.jobs import utc_now
 from image_analyzer.store import ClaimOutcome, JobStore
-
-from handlers import process_image, request_upload
 from tests.support import (
     CANARY,
     FakeContext,
