@@ -16,8 +16,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pydicom
 from PIL import Image
 from pydicom.pixels import pixel_array
 
@@ -35,14 +33,9 @@ def sample(name: str) -> Path:
 
 
 def naive_render(path: Path, frame: int | None = None) -> bytes:
-    ds = pydicom.dcmread(path)
-    arr = ds.pixel_array
-    if frame is not None:
-        arr = arr[frame]
-    arr = arr.astype(float)
-    arr = (arr - arr.min()) / max(arr.max() - arr.min(), 1) * 255.0
+    """The reference approach end to end: every frame decoded, per-image min/max, Pillow's default PNG."""
     buffer = io.BytesIO()
-    Image.fromarray(arr.astype(np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(dicom.naive_render(path.read_bytes(), frame)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -28,6 +28,24 @@ class StackResources:
     dlq_arn: str
 
 
+@dataclass(frozen=True)
+class ResourceNames:
+    bucket: str
+    table: str
+    queue: str
+    dlq: str
+
+
+def resource_names(suffix: str) -> ResourceNames:
+    """Names of one local stack's resources (the table is named per stack, as the Pulumi program does)."""
+    return ResourceNames(
+        bucket=f"{PROJECT}-uploads-{suffix}",
+        table=f"{TABLE_NAME}-{suffix}",
+        queue=f"{PROJECT}-ingest-{suffix}",
+        dlq=f"{PROJECT}-dlq-{suffix}",
+    )
+
+
 def provision(
     session: boto3.session.Session,
     endpoint_url: str | None,
@@ -37,8 +55,8 @@ def provision(
     max_receive_count: int = 3,
     allowed_origins: list[str] | None = None,
 ) -> StackResources:
-    bucket = f"{PROJECT}-uploads-{suffix}"
-    table = f"{TABLE_NAME}-{suffix}"  # as the Pulumi program names it per stack
+    names = resource_names(suffix)
+    bucket, table = names.bucket, names.table
     s3 = session.client("s3", endpoint_url=endpoint_url)
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
@@ -69,13 +87,13 @@ def provision(
         TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE_TTL_ATTRIBUTE}
     )
 
-    dlq_url = sqs.create_queue(
-        QueueName=f"{PROJECT}-dlq-{suffix}", Attributes={"MessageRetentionPeriod": str(QUEUE.dlq_retention_s)}
-    )["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=names.dlq, Attributes={"MessageRetentionPeriod": str(QUEUE.dlq_retention_s)})[
+        "QueueUrl"
+    ]
     dlq_arn = _queue_arn(sqs, dlq_url)
     visibility = visibility_timeout_s if visibility_timeout_s is not None else QUEUE.visibility_timeout_s()
     queue_url = sqs.create_queue(
-        QueueName=f"{PROJECT}-ingest-{suffix}",
+        QueueName=names.queue,
         Attributes={
             "VisibilityTimeout": str(visibility),
             "MessageRetentionPeriod": str(QUEUE.message_retention_s),

@@ -219,9 +219,13 @@ class FunctionPool:
 
 
 class FunctionRuntime:
-    def __init__(self, pools: dict[str, FunctionPool]) -> None:
+    def __init__(self, pools: dict[str, FunctionPool], wait: bool = True) -> None:
         self.pools = pools
-        for pool in pools.values():  # cold starts run in parallel
+        if wait:
+            self.await_ready()
+
+    def await_ready(self) -> None:
+        for pool in self.pools.values():  # the workers were spawned together: their cold starts overlap
             for worker in pool.workers:
                 worker.await_ready()
 

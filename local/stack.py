@@ -24,7 +24,7 @@ from local.apigw import ApiServer
 from local.emulator import Backend, start_backend
 from local.labels.service import LabelServiceProcess
 from local.poller import QueuePoller
-from local.resources import StackResources, provision
+from local.resources import StackResources, provision, resource_names
 from local.runtime import FunctionPool, FunctionRuntime, lambda_environment
 
 REGION = "us-east-1"
@@ -39,7 +39,7 @@ def _stderr_sink(function: str, line: str) -> None:
 class StackOptions:
     backend: str = field(default_factory=lambda: os.environ.get(BACKEND_ENV, "moto"))
     processor_workers: int = 2
-    api_workers: int = 2
+    api_workers: int = 1
     # Overrides for tests and demos; the defaults are the deployed values.
     settings: dict[str, str] = field(default_factory=dict)
     timeouts: dict[str, float] = field(default_factory=dict)
@@ -67,34 +67,36 @@ class LocalStack:
         started = time.perf_counter()
         opts = self.options
         try:
-            self.backend = start_backend(opts.backend)
+            # Every process is spawned first (their start-ups overlap), then each is waited for.
+            self.backend = start_backend(opts.backend, wait=False)
+            self.labels = LabelServiceProcess(self.backend.endpoint_url, wait=False)
             settings = StackSettings()
             settings.values.update(opts.settings)
-            max_receive = int(settings.values["MAX_RECEIVE_COUNT"])
             timeouts = {name: opts.timeouts.get(name, float(fn.timeout_s)) for name, fn in FUNCTIONS.items()}
+            names = resource_names(opts.name)
+            endpoints = {"AWS_ENDPOINT_URL": self.backend.endpoint_url, "AWS_ENDPOINT_URL_REKOGNITION": self.labels.url}
+            sink = opts.log or self._record_log
+            pools = {}
+            for name, definition in FUNCTIONS.items():
+                env = lambda_environment(
+                    definition, settings.environment_for(name, names.bucket, names.table), endpoints, REGION
+                )
+                size = opts.processor_workers if name == QUEUE.consumer else opts.api_workers
+                pools[name] = FunctionPool(definition, env, size, sink, timeouts[name])
+            self.runtime = FunctionRuntime(pools, wait=False)
+
+            self.backend.await_ready()
             visibility = opts.visibility_timeout_s or QUEUE.visibility_timeout_s(int(timeouts[QUEUE.consumer]))
             self.resources = provision(
                 self.session,
                 self.backend.endpoint_url,
                 suffix=opts.name,
                 visibility_timeout_s=visibility,
-                max_receive_count=max_receive,
+                max_receive_count=int(settings.values["MAX_RECEIVE_COUNT"]),
                 allowed_origins=settings.values["ALLOWED_ORIGINS"].split(","),
             )
-            self.labels = LabelServiceProcess(self.backend.endpoint_url)
-            endpoints = {"AWS_ENDPOINT_URL": self.backend.endpoint_url, "AWS_ENDPOINT_URL_REKOGNITION": self.labels.url}
-            sink = opts.log or self._record_log
-            pools = {}
-            for name, definition in FUNCTIONS.items():
-                env = lambda_environment(
-                    definition,
-                    settings.environment_for(name, self.resources.bucket, self.resources.table),
-                    endpoints,
-                    REGION,
-                )
-                size = opts.processor_workers if name == QUEUE.consumer else opts.api_workers
-                pools[name] = FunctionPool(definition, env, size, sink, timeouts[name])
-            self.runtime = FunctionRuntime(pools)
+            self.labels.await_ready()
+            self.runtime.await_ready()
             self.api = ApiServer(self.runtime, settings.values["ALLOWED_ORIGINS"].split(","), port=opts.port).start()
             self.poller = QueuePoller(
                 self.client("sqs"),

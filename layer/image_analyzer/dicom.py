@@ -261,7 +261,11 @@ def check_decodable(ds: Dataset) -> None:
 
 
 def render_dataset(
-    ds: Dataset, frame: int | None = None, window: Window | str | None = None, source: str | None = None
+    ds: Dataset,
+    frame: int | None = None,
+    window: Window | str | None = None,
+    source: str | None = None,
+    invert_monochrome1: bool = True,
 ) -> Rendering:
     """Render one frame (the middle one by default); ``window`` is a Window or a preset name."""
     check_decodable(ds)
@@ -298,6 +302,8 @@ def render_dataset(
         if arr.ndim != 2:
             raise ProcessingError(ErrorCode.UNSUPPORTED_DICOM, "The grayscale DICOM image has an unexpected shape.")
         pixels, meta["window"] = _render_grayscale(ds, arr, index, window, source)
+        if not invert_monochrome1 and photometric == "MONOCHROME1":
+            pixels = 255 - pixels  # only to show what skipping the inversion would look like
     elif photometric in _COLOUR or photometric == "PALETTE COLOR":
         pixels, meta["window"] = _render_colour(ds, arr, photometric), None
     else:
@@ -307,5 +313,28 @@ def render_dataset(
     return Rendering(pixels=pixels, metadata=meta)
 
 
-def render(data: bytes, frame: int | None = None, window: Window | str | None = None) -> Rendering:
-    return render_dataset(read_dataset(data), frame=frame, window=window)
+def render(
+    data: bytes, frame: int | None = None, window: Window | str | None = None, invert_monochrome1: bool = True
+) -> Rendering:
+    return render_dataset(read_dataset(data), frame=frame, window=window, invert_monochrome1=invert_monochrome1)
+
+
+def modality_values(data: bytes, frame: int = 0) -> np.ndarray:
+    """One frame after the modality LUT: Hounsfield units for CT (for histograms and exploration)."""
+    ds = read_dataset(data)
+    check_decodable(ds)
+    arr = pixel_array(ds, index=frame if frame_count(ds) > 1 else None)
+    return np.asarray(apply_modality_lut(arr, _frame_view(ds, frame)), dtype=np.float64)
+
+
+def naive_render(data: bytes, frame: int | None = None) -> np.ndarray:
+    """What the reference implementations do — for comparison only, never used to serve results.
+
+    Decodes every frame, ignores the modality LUT, the window and MONOCHROME1, and stretches the image's own
+    min/max to 0-255."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    arr = ds.pixel_array
+    if frame is not None and frame_count(ds) > 1:
+        arr = arr[frame]
+    arr = arr.astype(np.float64)
+    return ((arr - arr.min()) / max(float(arr.max() - arr.min()), 1.0) * 255.0).astype(np.uint8)

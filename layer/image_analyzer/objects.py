@@ -44,20 +44,22 @@ class ObjectStore:
         )
 
     def read(self, key: str, max_bytes: int, sniff_bytes: int = 512) -> StoredObject | None:
-        """The object, or only its size and first bytes when it is over ``max_bytes``; None if it is gone."""
+        """The object, or only its size and first bytes when it is over ``max_bytes``; None if it is gone.
+
+        One request: the size comes with the response headers, and an oversized body is never read in full."""
         try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        size = int(head["ContentLength"])
-        if size == 0:
-            return StoredObject(key, 0, b"", b"")
+        size = int(response["ContentLength"])
+        stream = response["Body"]
         if size > max_bytes:
-            first = self._s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{sniff_bytes - 1}")
-            return StoredObject(key, size, first["Body"].read(), None)
-        body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            head = stream.read(sniff_bytes)
+            stream.close()
+            return StoredObject(key, size, head, None)
+        body = stream.read()
         return StoredObject(key, len(body), body[:sniff_bytes], body)
 
     def write(self, key: str, data: bytes, content_type: str) -> None:

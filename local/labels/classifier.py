@@ -27,6 +27,7 @@ class Prediction:
 class Classifier:
     def __init__(self, model_file: Path = MODEL_FILE, threads: int = 1) -> None:
         options = ort.SessionOptions()
+        # One thread: under load every core is busy anyway, and extra intra-op threads spin and waste CPU.
         options.intra_op_num_threads = threads
         options.log_severity_level = 3  # the exported graph carries harmless unused constants
         self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])

@@ -200,20 +200,33 @@ class LabelServer(ThreadingHTTPServer):
 class LabelServiceProcess:
     """The label service in a process of its own, as a remote service would be (inference needs its own core)."""
 
-    def __init__(self, s3_endpoint_url: str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, s3_endpoint_url: str | None = None, host: str = "127.0.0.1", port: int = 0, wait: bool = True
+    ) -> None:
         import subprocess
         import sys
 
+        from local.emulator import free_port
+
+        port = port or free_port(host)
+        self.url = f"http://{host}:{port}"
         command = [sys.executable, "-m", "local.labels.service", "--host", host, "--port", str(port)]
         if s3_endpoint_url:
             command += ["--s3-endpoint-url", s3_endpoint_url]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self._ready = False
+        if wait:
+            self.await_ready()
+
+    def await_ready(self) -> None:
+        if self._ready:
+            return
         assert self._process.stdout is not None
         line = self._process.stdout.readline().strip()
         if not line.startswith("READY "):
             self._process.kill()
             raise RuntimeError(f"the label service did not start: {line or 'no output'}")
-        self.url = line.split(" ", 1)[1]
+        self._ready = True
 
     def stop(self) -> None:
         self._process.terminate()
