@@ -1,0 +1,174 @@
+// Image Analyzer web page: request an upload, PUT the file to S3 with progress, poll the job, show the result.
+// No build step, no dependencies.
+
+const TYPES = { dcm: "application/dicom", dicom: "application/dicom", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png" };
+const STATUS_TEXT = { requested: "requesting…", uploading: "uploading…", pending: "queued", processing: "processing…", complete: "complete", error: "error" };
+const STATUS_PROGRESS = { requested: 5, pending: 70, processing: 85, complete: 100, error: 100 };
+
+const apiInput = document.getElementById("api-url");
+const params = new URLSearchParams(location.search);
+apiInput.value = params.get("api") || localStorage.getItem("imageAnalyzerApi") || "";
+apiInput.addEventListener("change", () => localStorage.setItem("imageAnalyzerApi", apiInput.value.trim()));
+
+function apiBase() {
+  const value = apiInput.value.trim().replace(/\/+$/, "");
+  return value || location.origin;
+}
+
+function fileType(file) {
+  const extension = file.name.split(".").pop().toLowerCase();
+  if (file.type && file.type !== "application/octet-stream") return file.type;
+  return TYPES[extension] || file.type || "";
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(apiBase() + path, options);
+  let body = {};
+  try { body = await response.json(); } catch { body = { message: `HTTP ${response.status}` }; }
+  if (!response.ok) throw new Error(body.message || body.error || `HTTP ${response.status}`);
+  return body;
+}
+
+function putWithProgress(url, headers, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("PUT", url);
+    for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
+    request.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
+    request.onload = () => (request.status < 300 ? resolve() : reject(new Error(`upload failed (HTTP ${request.status})`)));
+    request.onerror = () => reject(new Error("upload failed: storage could not be reached (check CORS and the URL)"));
+    request.send(file);
+  });
+}
+
+function setStatus(card, status, detail) {
+  card.dataset.status = status;
+  card.querySelector(".status").textContent = STATUS_TEXT[status] || status;
+  if (STATUS_PROGRESS[status] !== undefined) card.querySelector(".job-progress").value = STATUS_PROGRESS[status];
+  if (detail) card.querySelector(".job-progress").setAttribute("aria-valuetext", detail);
+}
+
+function showError(card, message) {
+  setStatus(card, "error");
+  const error = card.querySelector(".error");
+  error.textContent = message;
+  error.hidden = false;
+}
+
+function renderLabels(card, labels, imageFrame) {
+  const list = card.querySelector(".labels");
+  list.replaceChildren();
+  if (!labels.length) {
+    const item = document.createElement("li");
+    item.textContent = "No label reached the minimum confidence.";
+    list.append(item);
+  }
+  for (const label of labels) {
+    const confidence = Number(label.Confidence);
+    const item = document.createElement("li");
+    item.className = "label-row";
+    const parents = (label.Parents || []).map((p) => p.Name).join(", ");
+    item.innerHTML = `<span class="label-name"></span><span class="bar" role="img"><span></span></span><span class="label-value"></span>`;
+    item.querySelector(".label-name").textContent = label.Name;
+    item.querySelector(".label-name").title = parents ? `${label.Name} (${parents})` : label.Name;
+    item.querySelector(".bar").setAttribute("aria-label", `${label.Name}: ${confidence.toFixed(1)} percent`);
+    item.querySelector(".bar > span").style.width = `${Math.max(0, Math.min(100, confidence))}%`;
+    item.querySelector(".label-value").textContent = `${confidence.toFixed(1)}%`;
+    list.append(item);
+    for (const instance of label.Instances || []) {
+      const box = instance.BoundingBox;
+      const outline = document.createElement("div");
+      outline.className = "box";
+      Object.assign(outline.style, { left: `${box.Left * 100}%`, top: `${box.Top * 100}%`, width: `${box.Width * 100}%`, height: `${box.Height * 100}%` });
+      outline.innerHTML = "<span></span>";
+      outline.firstChild.textContent = label.Name;
+      imageFrame.append(outline);
+    }
+  }
+}
+
+function renderDicom(card, dicom) {
+  if (!dicom) return;
+  const window_ = dicom.window || {};
+  const rows = [
+    ["Modality", dicom.modality], ["Body part", dicom.bodyPart], ["Size", `${dicom.columns} × ${dicom.rows}`],
+    ["Frame", `${dicom.frameRendered + 1} of ${dicom.frames}`], ["Photometric", dicom.photometric],
+    ["Bits stored", dicom.bitsStored], ["Transfer syntax", dicom.transferSyntax],
+    ["Window", window_.source ? `${window_.center ?? "–"} / ${window_.width ?? "–"} (${window_.source})` : "colour, not windowed"],
+  ];
+  const list = card.querySelector(".dicom-meta");
+  list.replaceChildren();
+  for (const [name, value] of rows) {
+    const term = document.createElement("dt");
+    term.textContent = name;
+    const data = document.createElement("dd");
+    data.textContent = value ?? "–";
+    list.append(term, data);
+  }
+  card.querySelector(".dicom").hidden = false;
+}
+
+function renderResult(card, record) {
+  const results = record.results || {};
+  const body = card.querySelector(".job-body");
+  const image = card.querySelector("img");
+  const frame = card.querySelector(".picture-frame");
+  image.alt = `Analysed image: ${card.querySelector(".job-name").textContent}`;
+  image.src = record.imageUrl;
+  const info = results.image || {};
+  card.querySelector(".caption").textContent = `${info.format || ""} ${info.width || "?"} × ${info.height || "?"} px`;
+  renderLabels(card, results.Labels || [], frame);
+  renderDicom(card, results.dicom);
+  body.hidden = false;
+}
+
+async function waitForJob(card, jobId) {
+  let delay = 300;
+  for (;;) {
+    const record = await api(`/get-results?jobId=${encodeURIComponent(jobId)}`);
+    setStatus(card, record.status);
+    if (record.status === "complete") return renderResult(card, record);
+    if (record.status === "error") return showError(card, `${record.error} (${record.errorCode})`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 1.4, 2000);
+  }
+}
+
+async function analyse(file) {
+  const card = document.getElementById("job-template").content.firstElementChild.cloneNode(true);
+  card.querySelector(".job-name").textContent = file.name;
+  document.getElementById("jobs").prepend(card);
+  document.getElementById("empty").hidden = true;
+  setStatus(card, "requested");
+  try {
+    const grant = await api("/request-upload", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ fileName: file.name, fileType: fileType(file), ...(file.size ? { fileSize: file.size } : {}) }),
+    });
+    card.dataset.jobId = grant.jobId;
+    setStatus(card, "uploading");
+    await putWithProgress(grant.uploadUrl, grant.uploadHeaders, file, (share) => {
+      card.querySelector(".job-progress").value = 5 + share * 60;
+    });
+    setStatus(card, "pending");
+    await waitForJob(card, grant.jobId);
+  } catch (error) {
+    showError(card, error.message);
+  }
+}
+
+function analyseAll(files) {
+  for (const file of files) analyse(file);
+}
+
+const input = document.getElementById("file-input");
+input.addEventListener("change", () => { analyseAll(input.files); input.value = ""; });
+const dropzone = document.getElementById("dropzone");
+for (const name of ["dragenter", "dragover"]) {
+  dropzone.addEventListener(name, (event) => { event.preventDefault(); dropzone.classList.add("dragging"); });
+}
+for (const name of ["dragleave", "drop"]) {
+  dropzone.addEventListener(name, (event) => { event.preventDefault(); dropzone.classList.remove("dragging"); });
+}
+dropzone.addEventListener("drop", (event) => analyseAll(event.dataTransfer.files));

@@ -1,0 +1,77 @@
+"""The web page in a real browser (Debian's Chromium driven by Playwright) against the embedded stack."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support import photo_bytes, sample_bytes
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield instance
+        instance.close()
+
+
+def test_upload_through_the_page(browser, stack, tmp_path: Path) -> None:
+    files = {
+        "cat.jpg": photo_bytes("chelsea"),
+        "ct.dcm": sample_bytes("CT_small.dcm"),
+        "broken.jpg": b"%PDF-1.7 not an image\n" * 10,
+    }
+    paths = []
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        paths.append(str(path))
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-sized viewport
+    console_errors: list[str] = []
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+    page.goto(stack.api_url + "/")
+    assert page.get_by_label("Choose files or drop them here").is_visible()
+    page.set_input_files("#file-input", paths)
+    jobs = page.locator(".job")
+    for name, status in (("cat.jpg", "complete"), ("ct.dcm", "complete"), ("broken.jpg", "error")):
+        page.wait_for_function(
+            "([name, status]) => [...document.querySelectorAll('.job')].some("
+            "j => j.querySelector('.job-name').textContent === name && j.dataset.status === status)",
+            arg=[name, status],
+            timeout=60_000,
+        )
+    cat = jobs.filter(has_text="cat.jpg")
+    assert "Cat" in cat.locator(".labels").inner_text()
+    assert cat.locator("img").evaluate("img => img.complete && img.naturalWidth") == 451
+    ct = jobs.filter(has_text="ct.dcm")
+    ct.locator("img").evaluate("img => img.decode()")
+    assert ct.locator("img").evaluate("img => img.naturalWidth") == 128
+    assert "CT" in ct.locator(".dicom-meta").inner_text()
+    broken = jobs.filter(has_text="broken.jpg")
+    assert "UNSUPPORTED_FORMAT" in broken.locator(".error").inner_text()
+    assert not broken.locator(".job-body").is_visible(), "a failed job shows its error, not an empty result"
+    assert not console_errors, console_errors
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
+    page.close()
+
+
+def test_page_is_keyboard_operable(browser, stack) -> None:
+    page = browser.new_page()
+    page.goto(stack.api_url + "/")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.id")
+    assert focused == "file-input", "the file picker is the first stop for keyboard users"
+    page.close()
