@@ -399,34 +399,38 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
     )
 
     # Alarms: anything in the DLQ, and any function error.
-    aws.cloudwatch.MetricAlarm(
-        "dlq-not-empty",
-        namespace="AWS/SQS",
-        metric_name="ApproximateNumberOfMessagesVisible",
-        dimensions={"QueueName": dlq.name},
-        statistic="Maximum",
-        period=300,
-        evaluation_periods=1,
-        threshold=0,
-        comparison_operator="GreaterThanThreshold",
-        treat_missing_data="notBreaching",
-        alarm_description="Uploads failed repeatedly and are waiting in the dead-letter queue.",
-        tags=tags,
-    )
-    for name, function in functions.items():
+    def alarm(name: str, namespace: str, metric: str, dimensions: dict[str, Any], statistic: str, text: str) -> None:
         aws.cloudwatch.MetricAlarm(
-            f"{name}-errors",
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": function.name},
-            statistic="Sum",
+            name,
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic=statistic,
             period=300,
             evaluation_periods=1,
             threshold=0,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
-            alarm_description=f"{name} raised errors (metrics namespace {METRICS_NAMESPACE} has job counts).",
+            alarm_description=text,
             tags=tags,
+        )
+
+    alarm(
+        "dlq-not-empty",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        {"QueueName": dlq.name},
+        "Maximum",
+        "Uploads failed repeatedly and are waiting in the dead-letter queue.",
+    )
+    for name, function in functions.items():
+        alarm(
+            f"{name}-errors",
+            "AWS/Lambda",
+            "Errors",
+            {"FunctionName": function.name},
+            "Sum",
+            f"{name} raised errors (metrics namespace {METRICS_NAMESPACE} has job counts).",
         )
 
     return {

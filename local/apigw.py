@@ -10,17 +10,17 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from image_analyzer.definitions import ROUTES
 from local.runtime import FunctionRuntime, InvocationError
+from local.services import BackgroundHTTPServer
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -172,26 +172,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
 
-class ApiServer(ThreadingHTTPServer):
-    daemon_threads = True
+class ApiServer(BackgroundHTTPServer):
+    thread_name = "api-front"
 
     def __init__(
         self, runtime: FunctionRuntime, allowed_origins: list[str], host: str = "127.0.0.1", port: int = 0
     ) -> None:
-        super().__init__((host, port), _Handler)
+        super().__init__(_Handler, host, port)
         self.runtime = runtime
         self.allowed_origins = allowed_origins
         self.latencies: list[float] = []
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ApiServer:
-        threading.Thread(target=self.serve_forever, name="api-front", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from typing import Any, Protocol
 
+from local.services import ChildService
+
 # The last LocalStack community release that starts without an account (newer images need LOCALSTACK_AUTH_TOKEN).
 LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
 BACKENDS = ("moto", "localstack")
@@ -37,46 +39,33 @@ class MotoBackend:
     name = "moto"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, in_process: bool = False, wait: bool = True) -> None:
-        self._server = None
-        self._process: subprocess.Popen[str] | None = None
-        self._ready = False
+        self._server: Any = None
+        self._child: ChildService | None = None
         if in_process:
             self._server = _threaded_moto(host, port)
             bound_host, bound_port = self._server.get_host_and_port()
             self.endpoint_url = f"http://{bound_host}:{bound_port}"
-            self._ready = True
             return
         port = port or free_port(host)  # known now, so that others can be configured while moto starts
         self.endpoint_url = f"http://{host}:{port}"
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.emulator", "--host", host, "--port", str(port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        command = [sys.executable, "-m", "local.emulator", "--host", host, "--port", str(port)]
+        self._child = ChildService(command, stop_by_closing_stdin=True)
+        self._child.description = "moto server"
         if wait:
             self.await_ready()
 
     def await_ready(self) -> None:
-        if self._ready or self._process is None:
-            return
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline().strip()
-        if not line.startswith("READY "):
-            self._process.kill()
-            raise BackendUnavailable(f"moto did not start: {line or 'no output'}")
-        self._ready = True
+        if self._child is not None:
+            try:
+                self._child.await_ready()
+            except RuntimeError as exc:
+                raise BackendUnavailable(str(exc)) from exc
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
-        if self._process is not None:
-            assert self._process.stdin is not None
-            self._process.stdin.close()  # the child stops when its stdin closes (also if this process dies)
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        if self._child is not None:
+            self._child.stop()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

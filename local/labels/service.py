@@ -14,16 +14,18 @@ import contextlib
 import hashlib
 import io
 import json
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
 from local.labels.classifier import LABEL_MODEL_VERSION, Classifier, to_labels
+from local.services import BackgroundHTTPServer, ChildService
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_S3_BYTES = 15 * 1024 * 1024
@@ -175,37 +177,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.status, {"__type": exc.error_type, "Message": exc.message})
 
 
-class LabelServer(ThreadingHTTPServer):
-    daemon_threads = True
+class LabelServer(BackgroundHTTPServer):
+    thread_name = "label-service"
 
     def __init__(self, state: ServiceState, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__((host, port), _Handler)
+        super().__init__(_Handler, host, port)
         self.state = state
         self.inference_seconds: list[float] = []
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
 
-    def start(self) -> LabelServer:
-        threading.Thread(target=self.serve_forever, name="label-service", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class LabelServiceProcess:
+class LabelServiceProcess(ChildService):
     """The label service in a process of its own, as a remote service would be (inference needs its own core)."""
+
+    description = "label service"
 
     def __init__(
         self, s3_endpoint_url: str | None = None, host: str = "127.0.0.1", port: int = 0, wait: bool = True
     ) -> None:
-        import subprocess
-        import sys
-
         from local.emulator import free_port
 
         port = port or free_port(host)
@@ -213,27 +201,9 @@ class LabelServiceProcess:
         command = [sys.executable, "-m", "local.labels.service", "--host", host, "--port", str(port)]
         if s3_endpoint_url:
             command += ["--s3-endpoint-url", s3_endpoint_url]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        self._ready = False
+        super().__init__(command)
         if wait:
             self.await_ready()
-
-    def await_ready(self) -> None:
-        if self._ready:
-            return
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline().strip()
-        if not line.startswith("READY "):
-            self._process.kill()
-            raise RuntimeError(f"the label service did not start: {line or 'no output'}")
-        self._ready = True
-
-    def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except Exception:
-            self._process.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
