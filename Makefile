@@ -35,9 +35,10 @@ bench: $(STAMP) ## benchmarks with printed ratios against baselines
 layer: $(STAMP) ## build the Lambda layer zip for the configured architecture
 	$(BIN)/python layer/build.py
 
-notebooks: $(STAMP) ## open the notebooks with the project's kernel
-	$(BIN)/python -m ipykernel install --user --name image-analyzer --display-name "Image Analyzer"
-	$(BIN)/jupyter lab notebooks/ || $(BIN)/jupyter notebook notebooks/
+notebooks: $(STAMP) ## open the notebooks in JupyterLab with the project's kernel
+	$(BIN)/pip install -q jupyterlab
+	$(BIN)/python -m ipykernel install --user --name image-analyzer --display-name "Image Analyzer (.venv)"
+	$(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf build dist layer/dist .pytest_cache .ruff_cache test-artifacts

@@ -52,3 +52,38 @@ def test_analyze_exits_non_zero_when_a_job_ends_in_error(stack, tmp_path: Path) 
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("analyze", "--api", "http://127.0.0.1:9", str(tmp_path / "nope.jpg"), cwd=tmp_path)
     assert result.returncode == 2 and "no such file" in result.stdout
+
+
+def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c() -> None:
+    import signal
+
+    import requests
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.cli", "up", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "TERM": "dumb"},
+    )
+    try:
+        assert process.stdout is not None
+        api_url = None
+        for line in process.stdout:
+            if "web page" in line:
+                api_url = line.split()[-1].rstrip("/")
+                break
+        assert api_url, "up never printed the URL"
+        page = requests.get(api_url + "/", timeout=10)
+        assert page.status_code == 200 and "Image Analyzer" in page.text
+        grant = requests.post(
+            api_url + "/request-upload", json={"fileName": "a.png", "fileType": "image/png"}, timeout=10
+        )
+        assert grant.status_code == 200
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=30)[0]
+        assert process.returncode == 0 and "stopped cleanly" in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
