@@ -40,16 +40,9 @@ def processor() -> Processor:
     )
 
 
-class _Invocation:
-    """What one record handler needs from the invocation: the time left is the job's lease."""
-
-    context: LambdaContext | None = None
-
-    @classmethod
-    def lease_seconds(cls) -> float:
-        if cls.context is None:
-            return 300.0
-        return max(1.0, cls.context.get_remaining_time_in_millis() / 1000)
+def lease_seconds(context: LambdaContext) -> float:
+    """A job is leased for the rest of this invocation: after that, a retry may take it over."""
+    return max(1.0, context.get_remaining_time_in_millis() / 1000)
 
 
 def _record(result: Result) -> None:
@@ -65,12 +58,12 @@ def _record(result: Result) -> None:
     logger.remove_keys(["jobId"])
 
 
-def _process_s3_records(s3_event: dict[str, Any], final_attempt: bool) -> None:
+def _process_s3_records(s3_event: dict[str, Any], final_attempt: bool, context: LambdaContext) -> None:
     failures: list[Exception] = []
     for record in S3Event(s3_event).records:
         key = unquote_plus(record.s3.get_object.key)  # keys arrive URL-encoded
         try:
-            _record(processor().process(key, _Invocation.lease_seconds(), final_attempt))
+            _record(processor().process(key, lease_seconds(context), final_attempt))
         except Exception as exc:  # a transient failure of one record must not stop the others
             logger.exception("processing failed; the delivery will be retried")
             failures.append(exc)
@@ -78,20 +71,20 @@ def _process_s3_records(s3_event: dict[str, Any], final_attempt: bool) -> None:
         raise failures[0]
 
 
-def _handle_sqs_record(record: SQSRecord) -> None:
+def _handle_sqs_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    """Powertools passes the invocation's context to a record handler that asks for ``lambda_context``."""
     body = json.loads(record.body)
     if body.get("Event") == "s3:TestEvent":
         return  # S3 sends this once when the notification is configured
     final = int(record.attributes.approximate_receive_count or 1) >= int_setting("MAX_RECEIVE_COUNT", 1)
-    _process_s3_records(body, final_attempt=final)
+    _process_s3_records(body, final_attempt=final, context=lambda_context)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _Invocation.context = context
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:s3":
-        _process_s3_records(event, final_attempt=False)  # direct S3 trigger: Lambda's async retries apply
+        _process_s3_records(event, final_attempt=False, context=context)  # direct S3 trigger: Lambda's async retries apply
         return {"batchItemFailures": []}
     return process_partial_response(event=event, record_handler=_handle_sqs_record, processor=batch, context=context)
