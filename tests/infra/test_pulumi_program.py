@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import runpy
 import zipfile
@@ -62,11 +63,28 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     module = runpy.run_path(str(ROOT / "__main__.py"), run_name="image_analyzer_stack")
     outputs = module["build_stack"]()
-    resolved = _sync_await(pulumi.Output.all(**outputs).future())
+    resolved = resolve(pulumi.Output.all(**outputs))
     from pulumi.runtime.stack import wait_for_rpcs
 
-    _sync_await(wait_for_rpcs())
+    _sync_await(asyncio.wait_for(wait_for_rpcs(), RESOLVE_TIMEOUT_S))
     return {"outputs": resolved, "resources": mocks.resources}
+
+
+RESOLVE_TIMEOUT_S = 30
+
+
+def resolve(output: pulumi.Output[Any], timeout_s: float = RESOLVE_TIMEOUT_S) -> Any:
+    """The Output's value; an Output that never resolves fails here instead of passing silently."""
+    try:
+        return _sync_await(asyncio.wait_for(output.future(), timeout_s))
+    except TimeoutError:
+        raise AssertionError(f"an Output did not resolve within {timeout_s} s") from None
+
+
+def test_the_resolution_guard_fails_on_an_output_that_never_resolves(program) -> None:
+    never: asyncio.Future[str] = asyncio.get_event_loop().create_future()
+    with pytest.raises(AssertionError, match="did not resolve"):
+        resolve(pulumi.Output.from_input(never), timeout_s=0.2)
 
 
 def of_type(program: dict[str, Any], typ: str) -> list[tuple[str, dict[str, Any]]]:
