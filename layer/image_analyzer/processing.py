@@ -54,8 +54,8 @@ def analyse(data: bytes, declared_type: str) -> Analysis:
     imaging.check_declared_type(declared_type, fmt)
     if fmt is ImageFormat.DICOM:
         rendering = dicom.render(data)
-        png = rendering.to_png()
         image = rendering.to_image()
+        png = rendering.to_png(image=image)
         rows, columns = rendering.pixels.shape[:2]
         return Analysis(
             label_bytes=imaging.prepare_rendering(png, image),
