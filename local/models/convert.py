@@ -36,7 +36,9 @@ CALIBRATION = ["chelsea", "coffee", "astronaut", "rocket", "cat", "camera", "hor
 
 def preprocess(image: Image.Image) -> np.ndarray:
     # Must match local/labels/classifier.py: RGB, 224², (x − 127) / 128, NCHW.
-    arr = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR), dtype=np.float32)
+    arr = np.asarray(
+        image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR, reducing_gap=1.0), dtype=np.float32
+    )
     return ((arr - 127.0) / 128.0).transpose(2, 0, 1)[None]
 
 
