@@ -85,8 +85,7 @@ def _handle_sqs_record(record: SQSRecord, lambda_context: LambdaContext) -> None
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:s3":
-        _process_s3_records(
-            event, final_attempt=False, context=context
-        )  # direct S3 trigger: Lambda's async retries apply
+        # A direct S3 trigger (the original design): a failure raises and Lambda's asynchronous retries apply.
+        _process_s3_records(event, final_attempt=False, context=context)
         return {"batchItemFailures": []}
     return process_partial_response(event=event, record_handler=_handle_sqs_record, processor=batch, context=context)
