@@ -38,7 +38,11 @@ def _start_stack(backend: str, port: int = 0) -> Any:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    stack = _start_stack(args.backend, args.port)
+    try:
+        stack = _start_stack(args.backend, args.port)
+    except OSError as exc:
+        console.print(f"[red]cannot serve on port {args.port}: {exc.strerror}[/]; choose another with --port")
+        return 2
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
