@@ -20,16 +20,9 @@ from PIL import Image
 from pydicom.pixels import pixel_array
 
 from image_analyzer import dicom
+from local.samples import sample_path
 
 warnings.simplefilter("ignore")
-
-
-def sample(name: str) -> Path:
-    import data_store
-    from pydicom.data import get_testdata_file
-
-    extra = Path(data_store.__file__).parent / "data" / name
-    return extra if extra.exists() else Path(get_testdata_file(name))
 
 
 def naive_render(path: Path, frame: int | None = None) -> bytes:
@@ -84,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':42} {'naive ms':>9} {'ours ms':>8} {'decode ms':>9} {'speed-up':>9} {'ours/decode':>11}")
     ratios: dict[str, tuple[float, float]] = {}
     for name, frame, label in CASES:
-        path = sample(name)
+        path = sample_path(name)
         ours(path, frame)  # warm imports and caches for both sides
         naive_render(path, frame)
         t_naive = best_of(lambda p=path, f=frame: naive_render(p, f), repeats)
@@ -95,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{label:42} {t_naive * 1e3:9.1f} {t_ours * 1e3:8.1f} {t_decode * 1e3:9.1f} "
             f"{t_naive / t_ours:8.1f}× {t_ours / t_decode:10.2f}×"
         )
-    us = sample("color3d_jpeg_baseline.dcm")
+    us = sample_path("color3d_jpeg_baseline.dcm")
     print(
         f"\npeak memory, one frame of the 120-frame US: ours {peak_mb(lambda: ours(us, 60)):.1f} MB, "
         f"naive {peak_mb(lambda: naive_render(us, 60)):.1f} MB"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
-import time
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -145,15 +144,12 @@ class _Handler(BaseHTTPRequestHandler):
         event = build_event(
             method, self.path, dict(self.headers.items()), body, f"{method} {path}", self.client_address[0]
         )
-        started = time.perf_counter()
         try:
             result = self.server.runtime.invoke(function, event)
         except InvocationError as exc:
             status = 503 if exc.kind == "timeout" else 500
             self._json(status, {"message": "Service Unavailable" if status == 503 else "Internal Server Error"})
             return
-        finally:
-            self.server.latencies.append(time.perf_counter() - started)
         self._proxy_result(result)
 
     def _proxy_result(self, result: Any) -> None:
@@ -181,4 +177,3 @@ class ApiServer(BackgroundHTTPServer):
         super().__init__(_Handler, host, port)
         self.runtime = runtime
         self.allowed_origins = allowed_origins
-        self.latencies: list[float] = []

@@ -21,27 +21,14 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from image_analyzer import dicom  # noqa: E402
+from local.samples import sample_bytes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 README_FIGURE = ROOT / "notebooks" / "figures" / "windowing.png"
 
 
-def sample(name: str) -> bytes:
-    """A DICOM file from pydicom's test data or the pydicom-data package (both offline)."""
-    from pydicom.data import get_testdata_file
-
-    try:
-        import data_store
-
-        extra = Path(data_store.__file__).parent / "data" / name
-        if extra.exists():
-            return extra.read_bytes()
-    except ImportError:
-        pass
-    path = get_testdata_file(name)
-    if path is None:
-        raise FileNotFoundError(f"{name} is in neither pydicom's test data nor pydicom-data")
-    return Path(path).read_bytes()
+# The notebooks call figures.sample(name) for the bytes of a sample DICOM file.
+sample = sample_bytes
 
 
 def _show(ax: Any, pixels: np.ndarray, title: str) -> None:

@@ -9,7 +9,6 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -17,25 +16,11 @@ import numpy as np
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+# Re-exported: the tests take sample files from the one lookup the project has.
+from local.samples import sample_bytes as sample_bytes
+from local.samples import sample_path as sample_path
+
 CANARY = "CANARY^ZEBRA-7Q3"
-
-
-def sample_path(name: str) -> Path:
-    """A file from pydicom's bundled test data or from the pydicom-data package."""
-    import data_store
-    from pydicom.data import get_testdata_file
-
-    extra = Path(data_store.__file__).parent / "data" / name
-    if extra.exists():
-        return extra
-    path = get_testdata_file(name)
-    if path is None:
-        raise FileNotFoundError(name)
-    return Path(path)
-
-
-def sample_bytes(name: str) -> bytes:
-    return sample_path(name).read_bytes()
 
 
 @dataclass

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -183,7 +184,8 @@ class LabelServer(BackgroundHTTPServer):
     def __init__(self, state: ServiceState, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(_Handler, host, port)
         self.state = state
-        self.inference_seconds: list[float] = []
+        # The latest timings only: `image-analyzer up` may run for days.
+        self.inference_seconds: deque[float] = deque(maxlen=10_000)
 
 
 class LabelServiceProcess(ChildService):
