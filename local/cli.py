@@ -3,12 +3,14 @@
 image-analyzer up                    # start the local stack, print the API URL, Ctrl-C to stop
 image-analyzer analyze a.jpg b.dcm   # analyse files on a throw-away local stack (or --api URL)
 image-analyzer demo                  # analyse bundled sample photos and DICOM files
+image-analyzer localstack-image      # build the LocalStack image offline (for --backend localstack)
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import signal
 import sys
 import threading
@@ -22,7 +24,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from local.client import ApiClient, JobResult
-from local.emulator import BACKENDS, BackendUnavailable
+from local.emulator import BACKEND_ENV, BACKENDS, BackendUnavailable
 
 console = Console()
 _PROGRESS = {"requested": 1, "uploaded": 2, "pending": 2, "processing": 3, "complete": 4, "error": 4}
@@ -33,7 +35,7 @@ def _start_stack(backend: str, port: int = 0) -> Any:
 
     with console.status(f"starting the local stack ({backend})…"):
         stack = LocalStack(StackOptions(backend=backend, port=port)).start()
-    console.print(f"[green]local stack ready[/] in {stack.startup_seconds:.1f} s — API {stack.api_url}")
+    console.print(f"[green]local stack ready[/] ({backend}) in {stack.startup_seconds:.1f} s — API {stack.api_url}")
     return stack
 
 
@@ -186,24 +188,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 1 if unexpected else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def cmd_localstack_image(args: argparse.Namespace) -> int:
+    from local.localstack import image
+
+    return image.main(["--force"] if args.force else [])
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="image-analyzer", description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=BACKENDS, default="moto", help="emulated AWS for the local stack")
+    default_backend = os.environ.get(BACKEND_ENV) or "moto"
+    if default_backend not in BACKENDS:
+        parser.error(f"{BACKEND_ENV}={default_backend!r}: choose one of {', '.join(BACKENDS)}")
+    backend_help = f"emulated AWS for the local stack (default: ${BACKEND_ENV} or moto; now {default_backend})"
+    parser.add_argument("--backend", choices=BACKENDS, default=default_backend, help=backend_help)
+    # Accepted after the subcommand too (`image-analyzer up --backend localstack`); SUPPRESS keeps the global value.
+    backend_option = argparse.ArgumentParser(add_help=False)
+    backend_option.add_argument("--backend", choices=BACKENDS, default=argparse.SUPPRESS, help=backend_help)
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="start the local stack and keep it running")
+    up = commands.add_parser("up", parents=[backend_option], help="start the local stack and keep it running")
     up.add_argument("--port", type=int, default=8000, help="port of the API and web page (0: any free port)")
     up.set_defaults(run=cmd_up)
-    an = commands.add_parser("analyze", help="analyse image or DICOM files")
+    an = commands.add_parser("analyze", parents=[backend_option], help="analyse image or DICOM files")
     an.add_argument("files", nargs="+")
     an.add_argument("--api", help="API URL of a running stack (default: start a local one)")
     an.add_argument("--out", default="analysed", help="folder for the analysed images")
     an.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each job")
     an.set_defaults(run=cmd_analyze)
-    demo = commands.add_parser("demo", help="start the local stack and analyse sample images")
+    demo = commands.add_parser("demo", parents=[backend_option], help="start the local stack and analyse sample images")
     demo.add_argument("--out", default="analysed")
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.set_defaults(run=cmd_demo)
-    args = parser.parse_args(argv)
+    image = commands.add_parser(
+        "localstack-image", help="build the LocalStack image offline (PyPI, Debian and npm only; needs root and Docker)"
+    )
+    image.add_argument("--force", action="store_true", help="rebuild even if an image of this recipe exists")
+    image.set_defaults(run=cmd_localstack_image)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except BackendUnavailable as exc:

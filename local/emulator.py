@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from local.services import ChildService
 
-# The last LocalStack community release that starts without an account (newer images need LOCALSTACK_AUTH_TOKEN).
-LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
 BACKENDS = ("moto", "localstack")
+BACKEND_ENV = "IMAGE_ANALYZER_BACKEND"  # the default backend of the CLI and the tests
+# The credentials every local client signs with. LocalStack checks presigned signatures against the secret "test"
+# for keys it does not know (as S3 checks them against the real secret); moto accepts any.
+LOCAL_ACCESS_KEY_ID = "test"
+LOCAL_SECRET_ACCESS_KEY = "test"
 
 
 class BackendUnavailable(RuntimeError):
@@ -98,39 +104,125 @@ def docker_unavailable_reason() -> str | None:
     return None
 
 
+OWNER_LABEL = "org.image-analyzer.owner-pid"
+EDGE_PORT = 4566
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphaned_containers() -> list[str]:
+    """Remove LocalStack containers whose owning process died without stopping them (kill -9, a crash). Needed
+    because testcontainers' own reaper (Ryuk) is an image that cannot be pulled offline."""
+    listed = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            f"label={OWNER_LABEL}",
+            "--format",
+            f'{{{{.ID}}}} {{{{.Label "{OWNER_LABEL}"}}}}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    orphans = []
+    for line in listed.stdout.splitlines():
+        container_id, _, owner = line.partition(" ")
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            orphans.append(container_id)
+    if orphans:
+        subprocess.run(["docker", "rm", "-f", *orphans], capture_output=True, timeout=60)
+    return orphans
+
+
+def _configure_ryuk() -> None:
+    """Ryuk (testcontainers' reaper) is an image: use it only when present, unless the user chose explicitly."""
+    from testcontainers.core.config import testcontainers_config
+
+    if "TESTCONTAINERS_RYUK_DISABLED" in os.environ:
+        return
+    from local.localstack.image import image_present
+
+    testcontainers_config.ryuk_disabled = not image_present(testcontainers_config.ryuk_image)
+
+
 class LocalStackBackend:
+    """LocalStack 4.14 (S3, SQS, DynamoDB) in a container started through testcontainers: the official image when
+    present or pullable, else the one this project builds offline (``image-analyzer localstack-image``)."""
+
     name = "localstack"
 
     def await_ready(self) -> None:
         """The container is ready once started."""
 
-    def __init__(self, image: str = LOCALSTACK_IMAGE) -> None:
+    def __init__(self, image: str | None = None, log: Callable[[str], None] | None = None) -> None:
         reason = docker_unavailable_reason()
         if reason:
             raise BackendUnavailable(f"the LocalStack backend needs Docker: {reason}")
         try:
-            from testcontainers.localstack import LocalStackContainer
+            from testcontainers.core.container import DockerContainer
+            from testcontainers.core.wait_strategies import LogMessageWaitStrategy
         except ImportError as exc:
-            raise BackendUnavailable("the LocalStack backend needs testcontainers: pip install '.[local]'") from exc
-        container = LocalStackContainer(image=image).with_services("s3", "sqs", "dynamodb")
+            raise BackendUnavailable("the LocalStack backend needs testcontainers: pip install -e '.[local]'") from exc
+        from local.localstack.image import select_image
+
+        log = log or _log_stderr
+        try:
+            self.image = image or select_image(log)
+        except LookupError as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        _configure_ryuk()
+        remove_orphaned_containers()
+        container = (
+            DockerContainer(self.image)
+            .with_exposed_ports(EDGE_PORT)
+            .with_env("SERVICES", "s3,sqs,dynamodb")
+            .with_env("AWS_DEFAULT_REGION", "us-east-1")
+            # Presigned URLs are checked as S3 checks them (LocalStack skips this by default; moto cannot).
+            .with_env("S3_SKIP_SIGNATURE_VALIDATION", "0")
+            # The offline image has everything it needs; these stop LocalStack from trying downloads.
+            .with_env("SKIP_SSL_CERT_DOWNLOAD", "1")
+            .with_env("DNS_ADDRESS", "0")
+            .with_env("DISABLE_EVENTS", "1")
+            .with_kwargs(labels={OWNER_LABEL: str(os.getpid())})
+            .waiting_for(LogMessageWaitStrategy(re.compile(r"^Ready\.$", re.MULTILINE)).with_startup_timeout(120))
+        )
         token = os.environ.get("LOCALSTACK_AUTH_TOKEN")
         if token:
             container = container.with_env("LOCALSTACK_AUTH_TOKEN", token)
+        self._container = container
         try:
-            self._container = container.start()
+            container.start()
         except Exception as exc:
-            raise BackendUnavailable(f"the LocalStack container did not start: {exc}") from exc
-        self.endpoint_url = self._container.get_url()
+            self.stop()
+            raise BackendUnavailable(f"the LocalStack container ({self.image}) did not start: {exc}") from exc
+        host = container.get_container_host_ip()
+        self.endpoint_url = f"http://{host}:{container.get_exposed_port(EDGE_PORT)}"
 
     def stop(self) -> None:
-        self._container.stop()
+        with contextlib.suppress(Exception):  # already gone
+            self._container.stop()
 
 
-def start_backend(name: str, wait: bool = True) -> Backend:
+def _log_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def start_backend(name: str, wait: bool = True, log: Callable[[str], None] | None = None) -> Backend:
     if name == "moto":
         return MotoBackend(wait=wait)
     if name == "localstack":
-        return LocalStackBackend()
+        return LocalStackBackend(log=log)
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

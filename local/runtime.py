@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from image_analyzer.definitions import FunctionDef
+from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 INIT_TIMEOUT_S = 30.0
@@ -49,8 +50,8 @@ def lambda_environment(
         {
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
             "AWS_LAMBDA_FUNCTION_NAME": definition.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(definition.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -65,6 +66,10 @@ def lambda_environment(
     env.update(endpoints)  # boto3's standard AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_REKOGNITION
     env.update(function_env)
     return env
+
+
+class _WorkerGone(Exception):
+    """The worker's response pipe closed: the process died (crash, kill, out of memory)."""
 
 
 class Worker:
@@ -104,7 +109,10 @@ class Worker:
         """Wait for the handler module to be imported (a cold start); workers can spawn first and wait together."""
         if self._ready:
             return
-        ready = self._read_response(INIT_TIMEOUT_S)
+        try:
+            ready = self._read_response(INIT_TIMEOUT_S)
+        except _WorkerGone:
+            ready = None
         if ready is None or "ready" not in ready:
             self.kill()
             detail = (ready or {}).get("initError", {}).get("errorMessage", "no response")
@@ -117,7 +125,8 @@ class Worker:
             self._log(self.definition.name, raw.decode(errors="replace").rstrip())
 
     def _read_response(self, timeout_s: float) -> dict[str, Any] | None:
-        """One JSON line, or None on timeout or when the process is gone."""
+        """One JSON line, or None on timeout. Raises _WorkerGone when the response pipe closed: the worker has
+        died, whether or not the process has been reaped yet."""
         deadline = time.monotonic() + timeout_s
         buffer = b""
         while not buffer.endswith(b"\n"):
@@ -129,7 +138,7 @@ class Worker:
                 return None
             chunk = self._responses.read(65536)
             if not chunk:
-                return None
+                raise _WorkerGone
             buffer += chunk
         return json.loads(buffer)
 
@@ -154,15 +163,14 @@ class Worker:
         except BrokenPipeError:
             self.restart()
             raise InvocationError("crash", f"{self.definition.name}: worker process died") from None
-        response = self._read_response(timeout_s)
-        if response is None:
-            timed_out = self.alive()
+        try:
+            response = self._read_response(timeout_s)
+        except _WorkerGone:
             self.restart()
-            if timed_out:
-                raise InvocationError(
-                    "timeout", f"{self.definition.name}: task timed out after {timeout_s:.2f} seconds"
-                )
-            raise InvocationError("crash", f"{self.definition.name}: worker process exited mid-invocation")
+            raise InvocationError("crash", f"{self.definition.name}: worker process exited mid-invocation") from None
+        if response is None:
+            self.restart()
+            raise InvocationError("timeout", f"{self.definition.name}: task timed out after {timeout_s:.2f} seconds")
         if "error" in response:
             raise InvocationError("error", response["error"].get("errorMessage", ""), response["error"])
         return response["result"]

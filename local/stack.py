@@ -21,14 +21,13 @@ import boto3
 
 from image_analyzer.definitions import FUNCTIONS, QUEUE, StackSettings
 from local.apigw import ApiServer
-from local.emulator import Backend, start_backend
+from local.emulator import BACKEND_ENV, LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Backend, start_backend
 from local.labels.service import LabelServiceProcess
 from local.poller import QueuePoller
 from local.resources import StackResources, provision, resource_names
 from local.runtime import FunctionPool, FunctionRuntime, lambda_environment
 
 REGION = "us-east-1"
-BACKEND_ENV = "IMAGE_ANALYZER_BACKEND"
 
 
 def _stderr_sink(function: str, line: str) -> None:
@@ -46,6 +45,9 @@ class StackOptions:
     visibility_timeout_s: int | None = None
     log: Callable[[str, str], None] | None = None
     port: int = 0
+    # A running emulator to share (e.g. one LocalStack container for a whole test session); the stack leaves it
+    # running when it stops. None: the stack starts its own backend.
+    emulator: Backend | None = None
     # Resource names get this suffix; stacks sharing one in-process emulator must differ.
     name: str = field(default_factory=lambda: f"local-{uuid.uuid4().hex[:6]}")
 
@@ -68,7 +70,7 @@ class LocalStack:
         opts = self.options
         try:
             # Every process is spawned first (their start-ups overlap), then each is waited for.
-            self.backend = start_backend(opts.backend, wait=False)
+            self.backend = opts.emulator or start_backend(opts.backend, wait=False)
             self.labels = LabelServiceProcess(self.backend.endpoint_url, wait=False)
             settings = StackSettings()
             settings.values.update(opts.settings)
@@ -115,7 +117,8 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        for part in (self.poller, self.api, self.runtime, self.labels, self.backend):
+        owned_backend = self.backend if self.backend is not self.options.emulator else None
+        for part in (self.poller, self.api, self.runtime, self.labels, owned_backend):
             if part is not None:
                 try:
                     part.stop()
@@ -135,7 +138,9 @@ class LocalStack:
 
     @property
     def session(self) -> boto3.session.Session:
-        return boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
+        return boto3.session.Session(
+            aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY, region_name=REGION
+        )
 
     def client(self, service: str) -> Any:
         assert self.backend is not None

@@ -8,6 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
+from local.emulator import BACKEND_ENV, BACKENDS
+
 # Never reach real AWS from a test, whatever the developer's shell has.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_REKOGNITION"):
     os.environ.pop(_name, None)
@@ -18,6 +20,45 @@ os.environ.update(
     AWS_REGION="us-east-1",
     POWERTOOLS_DEV="false",
 )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        default=os.environ.get(BACKEND_ENV) or ",".join(BACKENDS),
+        help=f"emulated AWS for the end-to-end tests, comma-separated: {', '.join(BACKENDS)} "
+        f"(default: ${BACKEND_ENV}, else all; LocalStack skips with the reason where Docker or its image is missing)",
+    )
+    parser.addoption(
+        "--fail-on-skip",
+        action="store_true",
+        default=os.environ.get("CI") == "true",
+        help="a skipped end-to-end test is a failure (on by default in CI: every test must run on every backend)",
+    )
+
+
+def selected_backends(config: pytest.Config) -> list[str]:
+    chosen = [name.strip() for name in config.getoption("--backend").split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(BACKENDS))
+    if unknown or not chosen:
+        raise pytest.UsageError(f"--backend {','.join(unknown) or '(empty)'}: choose from {', '.join(BACKENDS)}")
+    return chosen
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every test that runs on the emulated stack runs once on each selected backend ([moto], [localstack]).
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", selected_backends(metafunc.config), scope="session")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and item.config.getoption("--fail-on-skip") and "e2e" in item.nodeid:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but --fail-on-skip is set: {reason}"
 
 
 @dataclass

@@ -25,6 +25,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 from local.labels.classifier import LABEL_MODEL_VERSION, Classifier, to_labels
 from local.services import BackgroundHTTPServer, ChildService
 
@@ -224,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             "s3",
             endpoint_url=args.s3_endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+            aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
         )
     server = LabelServer(ServiceState(Classifier(), s3_client=s3), args.host, args.port)
     print(f"READY {server.url}", flush=True)

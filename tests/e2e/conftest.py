@@ -1,54 +1,52 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from local.emulator import BackendUnavailable, docker_unavailable_reason
-from local.stack import BACKEND_ENV, LocalStack, StackOptions
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--backend",
-        choices=("moto", "localstack"),
-        default=os.environ.get(BACKEND_ENV, "moto"),
-        help="emulated AWS for the end-to-end tests",
-    )
-
-
-def start(options: StackOptions) -> LocalStack:
-    if options.backend == "localstack":
-        reason = docker_unavailable_reason()
-        if reason:
-            pytest.skip(f"LocalStack backend needs Docker ({reason}); the same tests run on the moto backend")
-    try:
-        return LocalStack(options).start()
-    except BackendUnavailable as exc:
-        pytest.skip(str(exc))
+from local.emulator import Backend, BackendUnavailable, docker_unavailable_reason, start_backend
+from local.stack import LocalStack, StackOptions
 
 
 @pytest.fixture(scope="session")
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.config.getoption("--backend")
+def emulator(backend: str) -> Iterator[Backend]:
+    """One emulator for the whole session (a LocalStack container takes seconds to start); each stack gets
+    resources of its own in it."""
+    if backend == "localstack":
+        reason = docker_unavailable_reason()
+        if reason:
+            pytest.skip(
+                f"the LocalStack backend needs Docker ({reason}); the same tests run on the moto backend. "
+                "Install and start Docker, then build the image with `image-analyzer localstack-image`."
+            )
+    try:
+        running = start_backend(backend)
+    except BackendUnavailable as exc:
+        pytest.skip(f"{exc}; the same tests run on the moto backend")
+    yield running
+    running.stop()
+
+
+def start(options: StackOptions) -> LocalStack:
+    return LocalStack(options).start()
 
 
 @pytest.fixture(scope="module")
-def stack(backend: str) -> Iterator[LocalStack]:
+def stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
     """The stack as deployed (default timeouts), on the chosen backend."""
-    running = start(StackOptions(backend=backend, processor_workers=2))
+    running = start(StackOptions(backend=backend, emulator=emulator, processor_workers=2))
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
-def fault_stack(backend: str) -> Iterator[LocalStack]:
+def fault_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
     """Short timeouts so that retries, kills and the dead-letter queue happen within seconds."""
     running = start(
         StackOptions(
             backend=backend,
+            emulator=emulator,
             processor_workers=2,
             timeouts={"process_image": 4.0},
             visibility_timeout_s=5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Any
 
@@ -22,3 +23,8 @@ def crash(event: dict[str, Any], context: Any) -> None:
 
 def fail(event: dict[str, Any], context: Any) -> None:
     raise ValueError("boom")
+
+
+def killed(event: dict[str, Any], context: Any) -> None:
+    """Dies as an out-of-memory kill does: no exit handlers, no flushed output."""
+    os.kill(os.getpid(), signal.SIGKILL)

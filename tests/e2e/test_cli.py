@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from local.emulator import BACKEND_ENV, OWNER_LABEL, docker_unavailable_reason
 from tests.support import photo_bytes, sample_path
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def cli_environment(**extra: str) -> dict[str, str]:
+    """A user's bare shell: no AWS settings; PATH kept so that docker is found as the user would find it."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "COLUMNS": "200", "TERM": "dumb", **extra}
+
+
+def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "local.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        timeout=180,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "120", "TERM": "dumb"},
+        timeout=300,
+        env=cli_environment(**env),
     )
 
 
@@ -54,7 +61,29 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "no such file" in result.stdout
 
 
-def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c() -> None:
+def test_analyze_starts_its_own_stack_on_the_backend_given_after_the_subcommand(backend: str, tmp_path: Path) -> None:
+    cat = tmp_path / "cat.jpg"
+    cat.write_bytes(photo_bytes("chelsea"))
+    other = "moto" if backend == "localstack" else "localstack"
+    # The environment names the other backend: the option after the subcommand must win.
+    result = run_cli(
+        "analyze", str(cat), "--backend", backend, "--out", str(tmp_path / "out"), cwd=tmp_path, **{BACKEND_ENV: other}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"local stack ready ({backend})" in result.stdout and "Cat" in result.stdout
+
+
+def owned_containers(pid: int) -> list[str]:
+    """LocalStack containers still labelled with process ``pid`` as their owner."""
+    if docker_unavailable_reason():
+        return []
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={OWNER_LABEL}={pid}"], capture_output=True, text=True, timeout=30
+    )
+    return listed.stdout.split()
+
+
+def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c(backend: str) -> None:
     import signal
 
     import requests
@@ -65,12 +94,14 @@ def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c() -> None:
         stderr=subprocess.STDOUT,
         text=True,
         cwd=Path(__file__).resolve().parents[2],
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "TERM": "dumb"},
+        env=cli_environment(**{BACKEND_ENV: backend}),  # the backend chosen by the environment alone
     )
     try:
         assert process.stdout is not None
         api_url = None
         for line in process.stdout:
+            if "local stack ready" in line:
+                assert f"({backend})" in line, line
             if "web page" in line:
                 api_url = line.split()[-1].rstrip("/")
                 break
@@ -82,8 +113,9 @@ def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c() -> None:
         )
         assert grant.status_code == 200
         process.send_signal(signal.SIGINT)
-        rest = process.communicate(timeout=30)[0]
+        rest = process.communicate(timeout=60)[0]
         assert process.returncode == 0 and "stopped cleanly" in rest
+        assert owned_containers(process.pid) == [], "the LocalStack container outlived up"
     finally:
         if process.poll() is None:
             process.kill()

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
+from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 from tests.support import photo_bytes
 
 
@@ -18,8 +19,8 @@ def rekognition(stack):
         "rekognition",
         endpoint_url=stack.labels.url,
         region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
+        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
     )
 
 

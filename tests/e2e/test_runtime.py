@@ -55,13 +55,18 @@ def test_timeout_is_enforced_and_the_worker_replaced() -> None:
         probe.stop()
 
 
-def test_crashed_worker_is_replaced() -> None:
-    probe = pool("crash")
+@pytest.mark.parametrize("attempt", range(4))
+@pytest.mark.parametrize("handler", ["crash", "killed"])
+def test_crashed_worker_is_reported_as_a_crash_and_replaced(handler: str, attempt: int) -> None:
+    # A long timeout: a death must be seen when the response pipe closes, not when the timeout runs out
+    # (repeated, because that once depended on whether the process had been reaped yet).
+    probe = pool(handler, timeout_s=120.0)
     try:
+        first_pid = probe.workers[0].pid
         with pytest.raises(InvocationError) as info:
             probe.invoke({})
-        assert info.value.kind == "crash"
-        assert probe.workers[0].alive()
+        assert info.value.kind == "crash", info.value
+        assert probe.workers[0].alive() and probe.workers[0].pid != first_pid
     finally:
         probe.stop()
 
