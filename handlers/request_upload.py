@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_analyzer import aws
 from image_analyzer.config import int_setting, required
-from image_analyzer.http import create_resolver, json_response
+from image_analyzer.http import create_resolver, json_response, request_body
 from image_analyzer.jobs import NewJob, utc_now
 from image_analyzer.objects import ObjectStore
 from image_analyzer.observability import get_logger
@@ -24,7 +24,7 @@ app = create_resolver(logger)
 def request_upload() -> Response:
     max_bytes = int_setting("MAX_UPLOAD_BYTES", minimum=1)
     expires_in = int_setting("URL_EXPIRY_SECONDS", minimum=1)
-    request = validate_upload_request(parse_body(app.current_event.decoded_body), max_bytes)
+    request = validate_upload_request(parse_body(request_body(app.current_event)), max_bytes)
     job_id = new_job_id()
     logger.append_keys(jobId=job_id)
     key = upload_key(job_id, request.safe_name)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,3 +99,21 @@ def mock_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockStack]:
         yield MockStack(resources.bucket, resources.table, resources.queue_url, resources.dlq_url)
         aws.reset()
         handlers.process_image.processor.cache_clear()
+
+
+_REPORTS = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture(scope="session")
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Lines a test wants shown after the run (measurements such as peak memory), whatever the capture mode."""
+    lines = request.config.stash.setdefault(_REPORTS, [])
+    return lines.append
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    lines = config.stash.get(_REPORTS, [])
+    if lines:
+        terminalreporter.section("measurements")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,14 +21,19 @@ import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.filereader import _read_file_meta_info, read_preamble
+from pydicom.filewriter import write_file_meta_info
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing, get_decoder, pixel_array
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
+from image_analyzer import budget
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import MAX_PIXELS
 
 # Evaluate the pipeline over the stored-value domain when it has at most this many entries (17 bits).
 _MAX_LUT_ENTRIES = 1 << 17
+# Peak working memory of the per-pixel float64 pipeline (modality, VOI, scaling and their temporaries).
+_FLOAT_PIPELINE_BYTES_PER_PIXEL = 48
 # Share of pixels clipped at each end by the automatic window.
 AUTO_WINDOW_PERCENTILES = (0.5, 99.5)
 _GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
@@ -77,19 +83,59 @@ class Rendering:
 
 
 def read_dataset(data: bytes) -> Dataset:
-    """Parse the header; large elements (the pixel data) stay unread until a frame is decoded."""
+    """Parse the header; large elements (the pixel data) stay unread until a frame is decoded.
+
+    A deflated dataset is inflated here as a stream, capped by the memory budget: pydicom would inflate all of it
+    at once, and a few hundred kilobytes can inflate to gigabytes."""
     if len(data) < 132 or data[128:132] != b"DICM":
         raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The file is not a DICOM Part 10 file (no DICM preamble).")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(io.BytesIO(data), defer_size=4096)
-            ds.file_meta.TransferSyntaxUID  # noqa: B018 - its absence is corruption
-    except (InvalidDicomError, AttributeError, EOFError, ValueError, KeyError, TypeError, OSError) as exc:
+            source, deflated = _inflate_if_deflated(data)
+            ds = pydicom.dcmread(source, defer_size=4096)
+            if not str(ds.file_meta.TransferSyntaxUID or "").strip():
+                raise ValueError("empty transfer syntax")
+            if deflated:  # reported as it was sent; the pixel data is native once inflated
+                ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    except ProcessingError:
+        raise
+    except Exception as exc:  # parsers raise many types for damaged headers (RecursionError for deep nesting…)
         raise ProcessingError(
             ErrorCode.CORRUPT_DICOM, "The DICOM file could not be parsed: it is corrupt or truncated."
         ) from exc
     return ds
+
+
+def _inflate_if_deflated(data: bytes) -> tuple[io.BytesIO, bool]:
+    """(the file with its dataset inflated and its file meta saying Explicit VR Little Endian, True) for a
+    deflated file; (the file as it is, False) otherwise."""
+    source = io.BytesIO(data)
+    read_preamble(source, False)
+    meta = _read_file_meta_info(source)
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        source.seek(0)
+        return source, False
+    # The inflated bytes exist twice for a moment (inflater output, then the file), and the frame comes after.
+    cap = budget.available_bytes() // 4
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(data[source.tell() :], cap + 1)
+    except zlib.error as exc:
+        raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The deflated DICOM data is corrupt.") from exc
+    if len(inflated) > cap or inflater.unconsumed_tail:
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"The deflated DICOM data inflates to more than {cap // (1024 * 1024)} MB, more than can be read safely.",
+        )
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    out = io.BytesIO()
+    out.write(data[:128] + b"DICM")
+    write_file_meta_info(out, meta, enforce_standard=False)
+    out.write(inflated)
+    del inflated
+    out.seek(0)
+    return out, True
 
 
 def frame_count(ds: Dataset) -> int:
@@ -234,6 +280,8 @@ def _render_grayscale(
             domain = np.arange(low, high + 1, dtype=arr.dtype if arr.dtype.itemsize >= 4 else np.int32)
             lut, meta = _grayscale_lut(view, domain, histogram, window, source)
             return lut[offsets], meta
+    # Wide or floating-point values: the pipeline runs per pixel in float64, several arrays at once.
+    budget.require(arr.size * _FLOAT_PIPELINE_BYTES_PER_PIXEL, f"Windowing a {arr.shape[1]}×{arr.shape[0]} frame")
     pixels, meta = _grayscale_lut(view, arr, lambda: np.ones(arr.shape), window, source)
     return pixels, meta
 
@@ -269,6 +317,12 @@ def check_decodable(ds: Dataset) -> None:
         raise ProcessingError(
             ErrorCode.IMAGE_TOO_LARGE, f"The DICOM image is {columns}×{rows} pixels, too large to render."
         )
+    samples = int(ds.get("SamplesPerPixel") or 1)
+    bytes_allocated = max(1, (int(ds.get("BitsAllocated") or 8) + 7) // 8)
+    if not 1 <= samples <= 4 or bytes_allocated > 8:
+        raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The DICOM file declares an impossible pixel format.")
+    # Decoding one frame: the decoder's output and a copy, the lookup indices (8 bytes), the 8-bit rendering, its PNG.
+    budget.require(rows * columns * (samples * bytes_allocated * 2 + 12), f"A {columns}×{rows} DICOM frame")
 
 
 def render_dataset(

@@ -4,6 +4,7 @@ Built on Powertools' API Gateway HTTP API resolver; imports nothing heavy (cold 
 
 from __future__ import annotations
 
+import binascii
 import json
 from http import HTTPStatus
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from image_analyzer.config import list_setting
 from image_analyzer.errors import ApiError, ErrorCode
@@ -22,6 +24,14 @@ def json_response(status: int, body: Any) -> Response:
 
 def error_response(status: int, code: ErrorCode, message: str) -> Response:
     return json_response(status, {"error": code.value, "message": message})
+
+
+def request_body(event: APIGatewayProxyEventV2) -> str | None:
+    """The body as text; a body that is not valid base64 or not UTF-8 is the client's error, not a 500."""
+    try:
+        return event.decoded_body
+    except (UnicodeDecodeError, binascii.Error, ValueError, TypeError):
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "Request body must be UTF-8 encoded JSON.") from None
 
 
 def cors_config() -> CORSConfig:

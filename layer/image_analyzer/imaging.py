@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from PIL import Image, UnidentifiedImageError
 
+from image_analyzer import budget
 from image_analyzer.errors import ErrorCode, ProcessingError
 
 # Rekognition DetectLabels limits for image bytes.
@@ -108,17 +109,33 @@ def encode_for_labels(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+# Bytes a pixel takes in Pillow's memory, by mode (RGB is stored as 4).
+_PILLOW_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}
+
+
+def decode_budget(image: Image.Image) -> int:
+    """Peak bytes for decoding ``image`` and producing what is labelled: the decoded image, a resized and a
+    converted copy."""
+    width, height = image.size
+    return width * height * _PILLOW_BYTES_PER_PIXEL.get(image.mode, 4) * 3
+
+
 def prepare_photo(data: bytes, fmt: ImageFormat) -> LabelImage:
     """Validate a JPEG/PNG fully and return bytes within Rekognition's limits (original bytes when they fit)."""
     image = _open_checked(data)
     width, height = image.size
+    fitted = _fit_size(width, height)
+    if image.format == "JPEG" and fitted[0] < width:
+        # A JPEG larger than what is labelled decodes at 1/2, 1/4 or 1/8 scale: the whole stream is still
+        # decoded (and so validated), at a fraction of the memory.
+        image.draft(image.mode, fitted)
+    budget.require(decode_budget(image), f"A {width}×{height} image")
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise ProcessingError(
             ErrorCode.CORRUPT_IMAGE, "The image could not be decoded: it is corrupt or truncated."
         ) from exc
-    fitted = _fit_size(width, height)
     if fitted == (width, height) and len(data) <= REKOGNITION_MAX_BYTES:
         return LabelImage(data, fmt, width, height)
     return LabelImage(encode_for_labels(image.resize(fitted, Image.Resampling.LANCZOS)), fmt, width, height)

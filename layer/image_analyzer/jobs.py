@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -63,9 +64,30 @@ class NewJob:
         }
 
 
+# DynamoDB numbers: magnitudes from 1e-130 to below 1e126.
+_DYNAMO_MAX = 1e125
+_DYNAMO_MIN = 1e-130
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every number DynamoDB cannot hold made harmless: NaN, infinities and out-of-range magnitudes
+    (a hostile file can declare a window of 1e300) become None, vanishing ones 0."""
+    if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) >= _DYNAMO_MAX:
+            return None
+        return 0.0 if abs(value) < _DYNAMO_MIN else value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _DYNAMO_MAX:
+        return None
+    if isinstance(value, dict):
+        return {key: storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
 def to_dynamo(value: Any) -> Any:
     """Floats become Decimal (DynamoDB has no float); everything else passes through JSON unchanged."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
+    return json.loads(json.dumps(storable(value), allow_nan=False), parse_float=Decimal)
 
 
 def from_dynamo(value: Any) -> Any:

@@ -43,7 +43,24 @@ class Analysis:
 
 
 def analyse(data: bytes, declared_type: str) -> Analysis:
-    """Bytes of an upload → what to send for labels and what to record. Raises ProcessingError."""
+    """Bytes of an upload → what to send for labels and what to record. Raises ProcessingError, and only that:
+    this is pure computation on the file's content, so any failure in it is caused by the content and retrying
+    cannot help (decoders and parsers raise anything on hostile input: RecursionError, zlib.error, ValueError…)."""
+    try:
+        return _analyse(data, declared_type)
+    except ProcessingError:
+        raise
+    except MemoryError as exc:
+        raise ProcessingError(ErrorCode.IMAGE_TOO_LARGE, "The image needs more memory than can be used safely.") from exc
+    except Exception as exc:
+        dicom = imaging.sniff_format(data[:132]) is ImageFormat.DICOM
+        raise ProcessingError(
+            ErrorCode.CORRUPT_DICOM if dicom else ErrorCode.CORRUPT_IMAGE,
+            f"The {'DICOM file' if dicom else 'image'} could not be processed: it is damaged or malformed.",
+        ) from exc
+
+
+def _analyse(data: bytes, declared_type: str) -> Analysis:
     if not data:
         raise ProcessingError(ErrorCode.EMPTY_OBJECT, "The uploaded file is empty.")
     fmt = imaging.sniff_format(data[:132])

@@ -40,7 +40,7 @@ def parse_body(body: str | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, A
         raise ApiError(413, ErrorCode.BODY_TOO_LARGE, f"Request body is larger than {max_bytes} bytes.")
     try:
         parsed = json.loads(body)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError also covers integers of more than 4300 digits
         raise ApiError(400, ErrorCode.BAD_REQUEST, "Request body is not valid JSON.") from None
     if not isinstance(parsed, dict):
         raise ApiError(400, ErrorCode.BAD_REQUEST, "Request body must be a JSON object.")

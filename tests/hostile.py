@@ -1,0 +1,278 @@
+"""A corpus of hostile and broken files, generated deterministically (seeded) from pydicom's test data.
+
+Each entry has a class (what kind of attack or damage it is) so that results can be tabulated per class. Used by
+the unit tests (every file through ``analyse`` in a child process, peak memory measured) and by the end-to-end
+test (every file through the real flow).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import warnings
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+from pydicom.datadict import dictionary_VR, keyword_dict
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.tag import Tag
+from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless
+
+from tests.support import gradient, make_dicom, png_bomb, sample_bytes
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    kind: str  # the class of attack or damage, for the README table
+    data: bytes
+    file_type: str  # what the attacker declares
+
+
+DICOM = "application/dicom"
+SEEDS = (
+    "CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm", "SC_rgb.dcm", "US1_J2KR.dcm",
+    "emri_small_jpeg_2k_lossless.dcm", "OBXXXX1A.dcm",
+)  # fmt: skip
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _small_png(extra_chunks: bytes = b"") -> bytes:
+    ihdr = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"".join(b"\x00" + bytes(8) for _ in range(8)))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + extra_chunks
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def _jpeg_declaring(width: int, height: int, truncated: bool = True) -> bytes:
+    """A baseline JPEG whose SOF declares ``width`` × ``height``; the scan data is a few bytes (or absent)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (120, 30, 200)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data[: len(data) // 2] if truncated else data)
+
+
+def _uniform_jpeg(width: int, height: int) -> bytes:
+    """A complete, valid JPEG of one flat colour: a few hundred kilobytes that decode to width × height × 3."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 90).save(buffer, "JPEG", quality=5)
+    return buffer.getvalue()
+
+
+def _dicom_with(mutate: Callable[[FileDataset], None], pixels: np.ndarray | None = None, **kwargs: object) -> bytes:
+    return make_dicom(gradient(64, 64) if pixels is None else pixels, mutate=mutate, **kwargs)  # type: ignore[arg-type]
+
+
+def _set(**attributes: object) -> Callable[[FileDataset], None]:
+    """Set attributes to any value, valid or not: strings are written raw (pydicom would refuse 'abc' as IS)."""
+
+    def mutate(ds: FileDataset) -> None:
+        for keyword, value in attributes.items():
+            if isinstance(value, str):
+                tag = Tag(keyword_dict[keyword])
+                raw = value.encode() + (b" " if len(value) % 2 else b"")
+                ds[tag] = RawDataElement(tag, dictionary_VR(tag), len(raw), raw, 0, False, True)
+            else:
+                setattr(ds, keyword, value)
+
+    return mutate
+
+
+def _deflated(ds_mutate: Callable[[FileDataset], None], pixels: np.ndarray) -> bytes:
+    return make_dicom(pixels, mutate=ds_mutate, transfer_syntax=DeflatedExplicitVRLittleEndian)
+
+
+def _nested_sequences(depth: int) -> bytes:
+    """Sequences of undefined length nested ``depth`` deep, written by hand (pydicom's writer recurses too)."""
+    sequence = struct.pack("<HH2sHI", 0x0008, 0x1140, b"SQ", 0, 0xFFFFFFFF)
+    item = struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
+    ends = struct.pack("<HHI", 0xFFFE, 0xE00D, 0) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    return make_dicom(gradient(16, 16)) + (sequence + item) * depth + ends * depth
+
+
+def _huge_private_element(declared: int) -> bytes:
+    """A private OB element declaring ``declared`` bytes, far more than the file holds."""
+    base = make_dicom(gradient(16, 16))
+    element = struct.pack("<HH2sHI", 0x0009, 0x1010, b"OB", 0, declared)
+    return base + element + b"\0" * 64
+
+
+def _swap_transfer_syntax(data: bytes, uid: str) -> bytes:
+    """The same dataset bytes under a file meta that claims another transfer syntax (pydicom refuses to write it)."""
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+    from pydicom.filewriter import write_file_meta_info
+
+    source = io.BytesIO(data)
+    read_preamble(source, False)
+    meta = _read_file_meta_info(source)
+    body = data[source.tell() :]
+    meta.TransferSyntaxUID = uid
+    out = io.BytesIO()
+    out.write(data[:128] + b"DICM")
+    write_file_meta_info(out, meta, enforce_standard=False)
+    return out.getvalue() + body
+
+
+def _rle_bomb(rows: int, columns: int) -> bytes:
+    """An RLE file declaring a huge frame whose one segment is a few repeat runs (a decompression bomb)."""
+    run = b"\x81\x00" * -(-rows * columns // 128)  # each pair: 128 zero bytes, the whole frame
+    header = struct.pack("<16I", 1, 64, *([0] * 14))
+    fragment = header + run
+
+    def mutate(ds: FileDataset) -> None:
+        ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored, ds.HighBit = rows, columns, 8, 8, 7
+        ds.PixelRepresentation = 0
+        ds.PixelData = pydicom.encaps.encapsulate([fragment])
+        ds["PixelData"].VR = "OB"
+
+    return make_dicom(gradient(8, 8), mutate=mutate, transfer_syntax=RLELossless)
+
+
+def corpus(seed: int = 20261128) -> list[Hostile]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the invalid values written on purpose
+        return list(_generate(seed))
+
+
+def _generate(seed: int) -> Iterator[Hostile]:
+    rng = random.Random(seed)
+    seeds = {name: sample_bytes(name) for name in SEEDS}
+
+    # Truncations at many offsets: inside the preamble, the header, the pixel data.
+    for name, data in seeds.items():
+        for fraction in (0.0, 0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99):
+            cut = max(0, int(len(data) * fraction)) or 1
+            yield Hostile(f"truncated-{fraction}-{name}", "truncated DICOM", data[:cut], DICOM)
+    # Flipped bytes in the header (seeded, so every run sees the same files).
+    for name, data in seeds.items():
+        for attempt in range(10):
+            damaged = bytearray(data)
+            for _ in range(8):
+                position = rng.randrange(132, min(len(data), 2048))
+                damaged[position] ^= 1 << rng.randrange(8)
+            yield Hostile(f"flipped-{attempt}-{name}", "flipped header bytes", bytes(damaged), DICOM)
+    # Absurd image attributes.
+    absurd: dict[str, Callable[[FileDataset], None]] = {
+        "rows-65535": _set(Rows=65535, Columns=65535),
+        "rows-0": _set(Rows=0),
+        "columns-1": _set(Columns=1),
+        "bits-allocated-0": _set(BitsAllocated=0),
+        "bits-allocated-3": _set(BitsAllocated=3),
+        "bits-allocated-64": _set(BitsAllocated=64),
+        "bits-stored-40": _set(BitsStored=40, HighBit=39),
+        "high-bit-99": _set(HighBit=99),
+        "frames-huge": _set(NumberOfFrames="2147483647"),
+        "frames-zero": _set(NumberOfFrames=0),
+        "frames-negative": _set(NumberOfFrames="-5"),
+        "frames-text": _set(NumberOfFrames="abc"),
+        "samples-0": _set(SamplesPerPixel=0),
+        "samples-7": _set(SamplesPerPixel=7),
+        "photometric-junk": _set(PhotometricInterpretation="HSV"),
+        "photometric-empty": _set(PhotometricInterpretation=""),
+        "pixel-representation-7": _set(PixelRepresentation=7),
+        "planar-9": _set(PlanarConfiguration=9),
+        "window-1e300": _set(WindowCenter="1e300", WindowWidth="1e300"),
+        "window-nan": _set(WindowCenter="NaN", WindowWidth="NaN"),
+        "window-inf": _set(WindowCenter="inf", WindowWidth="-inf"),
+        "window-zero-width": _set(WindowCenter=100, WindowWidth=0),
+        "slope-zero": _set(RescaleSlope=0, RescaleIntercept=0),
+        "slope-1e308": _set(RescaleSlope="1e308", RescaleIntercept="-1e308"),
+        "slope-nan": _set(RescaleSlope="NaN"),
+        "voi-lut-empty": _set(VOILUTSequence=[Dataset()]),
+        "modality-lut-empty": _set(ModalityLUTSequence=[Dataset()]),
+        "voi-lut-bad-descriptor": lambda ds: setattr(ds, "VOILUTSequence", [_bad_lut_item()]),
+        "functional-groups-empty": _set(PerFrameFunctionalGroupsSequence=[], SharedFunctionalGroupsSequence=[]),
+        "pixel-data-short": lambda ds: setattr(ds, "PixelData", b"\0" * 10),
+        "pixel-data-odd": lambda ds: setattr(ds, "PixelData", b"\0" * 4097),
+        "pixel-data-empty": lambda ds: setattr(ds, "PixelData", b""),
+        "no-pixel-data": lambda ds: delattr(ds, "PixelData"),
+    }
+    for name, mutate in absurd.items():
+        yield Hostile(f"absurd-{name}.dcm", "absurd attributes", _dicom_with(mutate), DICOM)
+    # Bogus transfer syntaxes.
+    plain = make_dicom(gradient(32, 32))
+    for uid in ("1.2.3.4.5", "", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.5",
+                "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2", "not a uid at all", "1.2.840.10008.1.2.4.100"):  # fmt: skip
+        yield Hostile(f"syntax-{uid or 'empty'}.dcm", "bogus transfer syntax", _swap_transfer_syntax(plain, uid), DICOM)
+    # Deeply nested sequences.
+    for depth in (200, 1200, 3000):
+        yield Hostile(f"nested-{depth}.dcm", "deep nesting", _nested_sequences(depth), DICOM)
+    # Deflate bombs: tiny files that inflate to hundreds of megabytes.
+    zeros = np.zeros((10000, 10000), dtype=np.uint8)
+    yield Hostile(
+        "deflate-bomb-10000x10000.dcm",
+        "deflate bomb",
+        _deflated(
+            _set(Rows=10000, Columns=10000, BitsAllocated=8, BitsStored=8, HighBit=7, PixelData=zeros.tobytes()),
+            np.zeros((1, 1)),
+        ),
+        DICOM,
+    )
+
+    def private_blob(ds: FileDataset) -> None:
+        block = ds.private_block(0x0009, "HOSTILE", create=True)
+        block.add_new(0x10, "OB", bytes(300 * 1024 * 1024))
+
+    yield Hostile("deflate-bomb-private-300MB.dcm", "deflate bomb", _deflated(private_blob, gradient(16, 16)), DICOM)
+    yield Hostile("deflate-garbage.dcm", "deflate bomb", _swap_transfer_syntax(plain, DeflatedExplicitVRLittleEndian), DICOM)
+    damaged = bytearray(_deflated(_set(), gradient(64, 64)))
+    damaged[-200:-100] = bytes(100)
+    yield Hostile("deflate-damaged.dcm", "deflate bomb", bytes(damaged), DICOM)
+    # Elements declaring more than the file holds.
+    for declared in (2**20, 300 * 2**20, 0xFFFFFFF0):
+        yield Hostile(f"huge-element-{declared}.dcm", "huge element", _huge_private_element(declared), DICOM)
+    # Decompression bombs in compressed pixel data.
+    yield Hostile("rle-bomb-40000x40000.dcm", "compressed bomb", _rle_bomb(40000, 40000), DICOM)
+    yield Hostile("rle-bomb-9000x9000.dcm", "compressed bomb", _rle_bomb(9000, 9000), DICOM)
+    yield Hostile("rle-bomb-3000x3000.dcm", "compressed bomb", _rle_bomb(3000, 3000), DICOM)
+    # Photo bombs and damage.
+    for width, height in ((9000, 9000), (30000, 30000), (65500, 65500), (65500, 1), (1, 65500)):
+        yield Hostile(f"jpeg-declares-{width}x{height}.jpg", "image bomb", _jpeg_declaring(width, height), "image/jpeg")
+    yield Hostile("jpeg-complete-9000x9000.jpg", "image bomb", _uniform_jpeg(9000, 9000), "image/jpeg")
+    yield Hostile("png-bomb-20000.png", "image bomb", png_bomb(), "image/png")
+    yield Hostile("png-bomb-9000.png", "image bomb", png_bomb(9000, 9000), "image/png")
+    ztxt = _png_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"A" * (64 * 1024 * 1024), 9))
+    yield Hostile("png-ztxt-bomb.png", "image bomb", _small_png(ztxt), "image/png")
+    iccp = _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(b"\0" * (64 * 1024 * 1024), 9))
+    yield Hostile("png-iccp-bomb.png", "image bomb", _small_png(iccp), "image/png")
+    for fraction in (0.1, 0.5, 0.9):
+        jpeg = _jpeg_declaring(640, 480, truncated=False)
+        yield Hostile(f"jpeg-truncated-{fraction}.jpg", "broken photo", jpeg[: int(len(jpeg) * fraction)], "image/jpeg")
+        png = _small_png()
+        yield Hostile(f"png-truncated-{fraction}.png", "broken photo", png[: int(len(png) * fraction)], "image/png")
+    # Polyglots and impostors.
+    yield Hostile("jpeg-magic-then-dicom.jpg", "polyglot", b"\xff\xd8\xff" + plain[3:], "image/jpeg")
+    yield Hostile("png-in-dicom-clothes.dcm", "polyglot", bytes(128) + b"DICM" + _small_png(), DICOM)
+    yield Hostile("dicom-with-png-preamble.dcm", "polyglot", _small_png().ljust(128, b"\0")[:128] + plain[128:], DICOM)
+    yield Hostile("pdf-named.jpg", "polyglot", b"%PDF-1.7\n" + bytes(1000), "image/jpeg")
+    yield Hostile("html-named.png", "polyglot", b"<html><script>alert(1)</script></html>", "image/png")
+    yield Hostile("dicom-declared-jpeg.jpg", "polyglot", plain, "image/jpeg")
+    yield Hostile("empty.dcm", "empty or tiny", b"", DICOM)
+    yield Hostile("one-byte.jpg", "empty or tiny", b"\xff", "image/jpeg")
+    yield Hostile("preamble-only.dcm", "empty or tiny", bytes(128) + b"DICM", DICOM)
+
+
+def _bad_lut_item() -> Dataset:
+    item = Dataset()
+    item.LUTDescriptor = [0, 0, 99]
+    item.LUTData = b"\0\0"
+    return item

@@ -1,0 +1,75 @@
+"""Run ``analyse`` on each hostile file in a forked child and report its outcome and the child's peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tests.hostile import Hostile
+
+
+@dataclass(frozen=True)
+class HostileOutcome:
+    name: str
+    kind: str
+    code: str  # the ProcessingError code, "complete", or "UNCAUGHT:<type>" (a bug), or "KILLED:<signal>"
+    peak_rss_mb: float
+    seconds: float
+
+
+def _child(item: Hostile, write_fd: int) -> None:
+    from image_analyzer.errors import ProcessingError
+    from image_analyzer.processing import analyse
+
+    started = time.perf_counter()
+    try:
+        analyse(item.data, item.file_type)
+        code = "complete"
+    except ProcessingError as exc:
+        code = exc.code.value
+    except BaseException as exc:
+        code = f"UNCAUGHT:{type(exc).__name__}"
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    payload = {"code": code, "peak": peak_kb / 1024, "seconds": time.perf_counter() - started}
+    os.write(write_fd, json.dumps(payload).encode())
+    os._exit(0)
+
+
+def run(items: Iterable[Hostile]) -> list[HostileOutcome]:
+    # Import once in the parent as the processor's worker does (handler, boto3, Powertools, pydicom, numpy): each
+    # child starts warm, and its peak includes all of that.
+    os.environ.setdefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+    import handlers.process_image  # noqa: F401
+    import image_analyzer.dicom  # noqa: F401
+
+    outcomes = []
+    for item in items:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _child(item, write_fd)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as reader:
+            raw = reader.read()
+        _, status = os.waitpid(pid, 0)
+        if raw:
+            result = json.loads(raw)
+            outcomes.append(HostileOutcome(item.name, item.kind, result["code"], result["peak"], result["seconds"]))
+        else:
+            outcomes.append(HostileOutcome(item.name, item.kind, f"KILLED:{os.waitstatus_to_exitcode(status)}", 0, 0))
+    return outcomes
+
+
+if __name__ == "__main__":
+    from tests.hostile import corpus
+
+    results = run(corpus())
+    for outcome in sorted(results, key=lambda o: -o.peak_rss_mb):
+        print(f"{outcome.peak_rss_mb:8.0f} MB {outcome.seconds:6.2f} s  {outcome.code:32} {outcome.kind:22} {outcome.name}")
+    print(len(results), "files", file=sys.stderr)

@@ -1,0 +1,93 @@
+"""Every hostile or broken file ends as a specific, permanent error (or completes), within the memory budget.
+
+Each file is analysed in a forked child of a process that imported what the processor imports, and the child's
+peak resident memory is measured: the processor must stay under 60 % of its function's memory for any of them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from image_analyzer.budget import MEMORY_SHARE
+from image_analyzer.errors import ErrorCode
+from tests.hostile import corpus
+from tests.hostile_run import HostileOutcome, run
+
+FUNCTION_MEMORY_MB = 1024
+
+
+@pytest.fixture(scope="module")
+def outcomes(monkeypatch_module) -> list[HostileOutcome]:
+    monkeypatch_module.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(FUNCTION_MEMORY_MB))
+    return run(corpus())
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_the_corpus_is_large_and_varied(outcomes) -> None:
+    assert len(outcomes) >= 200
+    assert len({o.kind for o in outcomes}) >= 12
+
+
+def test_every_file_ends_with_a_stable_code_or_completes(outcomes) -> None:
+    codes = {code.value for code in ErrorCode}
+    escaped = [f"{o.name}: {o.code}" for o in outcomes if o.code != "complete" and o.code not in codes]
+    assert escaped == [], "failures that are not ProcessingError (each would be retried as transient)"
+
+
+def test_peak_memory_stays_within_the_budget(outcomes, report) -> None:
+    limit_mb = FUNCTION_MEMORY_MB * MEMORY_SHARE
+    worst = max(outcomes, key=lambda o: o.peak_rss_mb)
+    report(f"hostile corpus: {len(outcomes)} files, worst peak {worst.peak_rss_mb:.0f} MB ({worst.name})")
+    assert worst.peak_rss_mb < limit_mb, f"{worst.name} peaked at {worst.peak_rss_mb:.0f} MB"
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("deflate-bomb-10000x10000.dcm", "IMAGE_TOO_LARGE"),
+        ("deflate-bomb-private-300MB.dcm", "IMAGE_TOO_LARGE"),
+        ("rle-bomb-9000x9000.dcm", "IMAGE_TOO_LARGE"),
+        ("rle-bomb-40000x40000.dcm", "IMAGE_TOO_LARGE"),
+        ("nested-3000.dcm", "CORRUPT_DICOM"),
+        ("deflate-garbage.dcm", "CORRUPT_DICOM"),
+        ("syntax-empty.dcm", "CORRUPT_DICOM"),
+        ("absurd-slope-zero.dcm", "CORRUPT_DICOM"),
+        ("png-ztxt-bomb.png", "CORRUPT_IMAGE"),
+        ("png-iccp-bomb.png", "CORRUPT_IMAGE"),
+        ("png-bomb-20000.png", "IMAGE_TOO_LARGE"),
+        ("pdf-named.jpg", "UNSUPPORTED_FORMAT"),
+        ("dicom-declared-jpeg.jpg", "TYPE_MISMATCH"),
+    ],
+)
+def test_known_attacks_end_with_their_code(outcomes, name, code) -> None:
+    by_name = {o.name: o for o in outcomes}
+    assert by_name[name].code == code
+
+
+def test_non_finite_windows_complete_with_the_window_left_out(outcomes) -> None:
+    by_name = {o.name: o for o in outcomes}
+    for name in ("absurd-window-1e300.dcm", "absurd-window-nan.dcm", "absurd-window-inf.dcm"):
+        assert by_name[name].code == "complete", name
+
+
+def test_table_of_classes(outcomes, report) -> None:
+    """The README's table, printed after the run."""
+    rows: dict[str, list[HostileOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        rows[outcome.kind].append(outcome)
+    report("| class | files | outcomes | peak memory |")
+    report("|---|---|---|---|")
+    for kind, items in sorted(rows.items()):
+        counts: dict[str, int] = defaultdict(int)
+        for item in items:
+            counts[item.code] += 1
+        summary = ", ".join(f"{code} {n}" for code, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        report(f"| {kind} | {len(items)} | {summary} | {max(i.peak_rss_mb for i in items):.0f} MB |")
+    assert sum(len(items) for items in rows.values()) == len(outcomes)
