@@ -266,6 +266,10 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
                 [queue.arn],
             ),
         ],
+        "dead_letter": [
+            statement(["dynamodb:UpdateItem"], [table.arn]),
+            statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [dlq.arn]),
+        ],
         "get_results": [
             statement(["dynamodb:GetItem"], [table.arn]),
             statement(["s3:GetObject"], [bucket_objects(UPLOAD_PREFIX), bucket_objects(CONVERTED_PREFIX)]),
@@ -335,6 +339,13 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
         maximum_batching_window_in_seconds=QUEUE.max_batching_window_s,
         function_response_types=["ReportBatchItemFailures"],
         scaling_config={"maximum_concurrency": config.processor_concurrency},
+    )
+    aws.lambda_.EventSourceMapping(
+        "dead-letters-to-consumer",
+        event_source_arn=dlq.arn,
+        function_name=functions[QUEUE.dead_letter_consumer].arn,
+        batch_size=QUEUE.dead_letter_batch_size,
+        function_response_types=["ReportBatchItemFailures"],
     )
 
     # HTTP API: the two routes, CORS, throttling and access logs.
@@ -421,7 +432,15 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
         "ApproximateNumberOfMessagesVisible",
         {"QueueName": dlq.name},
         "Maximum",
-        "Uploads failed repeatedly and are waiting in the dead-letter queue.",
+        "Dead-lettered uploads are waiting: the dead-letter consumer is failing to end their jobs.",
+    )
+    alarm(
+        "jobs-dead-lettered",
+        METRICS_NAMESPACE,
+        "JobsDeadLettered",
+        {"service": PROJECT},
+        "Sum",
+        "Uploads failed on every delivery (worker killed, timed out or crashed); their jobs ended PROCESSING_FAILED.",
     )
     for name, function in functions.items():
         alarm(

@@ -6,18 +6,16 @@ Every record of every message is processed; one bad image never re-drives its ne
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_analyzer import aws
 from image_analyzer.config import float_setting, int_setting, required
+from image_analyzer.events import object_keys, s3_event_from_message
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
 from image_analyzer.observability import get_logger, get_metrics
@@ -60,8 +58,7 @@ def _record(result: Result) -> None:
 
 def _process_s3_records(s3_event: dict[str, Any], final_attempt: bool, context: LambdaContext) -> None:
     failures: list[Exception] = []
-    for record in S3Event(s3_event).records:
-        key = unquote_plus(record.s3.get_object.key)  # keys arrive URL-encoded
+    for key in object_keys(s3_event):
         try:
             _record(processor().process(key, lease_seconds(context), final_attempt))
         except Exception as exc:  # a transient failure of one record must not stop the others
@@ -73,9 +70,9 @@ def _process_s3_records(s3_event: dict[str, Any], final_attempt: bool, context: 
 
 def _handle_sqs_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """Powertools passes the invocation's context to a record handler that asks for ``lambda_context``."""
-    body = json.loads(record.body)
-    if body.get("Event") == "s3:TestEvent":
-        return  # S3 sends this once when the notification is configured
+    body = s3_event_from_message(record.body)
+    if body is None:
+        return  # S3 sends a test event once when the notification is configured
     final = int(record.attributes.approximate_receive_count or 1) >= int_setting("MAX_RECEIVE_COUNT", 1)
     _process_s3_records(body, final_attempt=final, context=lambda_context)
 

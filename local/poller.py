@@ -57,7 +57,9 @@ class QueuePoller:
         concurrency: int,
         region: str = "us-east-1",
         on_error: Callable[[str], None] | None = None,
+        function: str = "process_image",
     ) -> None:
+        self._function = function
         self._sqs = sqs
         self._queue_url = queue_url
         self._queue_arn = queue_arn
@@ -72,7 +74,7 @@ class QueuePoller:
 
     def start(self) -> QueuePoller:
         for i in range(self._concurrency):
-            thread = threading.Thread(target=self._loop, name=f"sqs-poller-{i}", daemon=True)
+            thread = threading.Thread(target=self._loop, name=f"sqs-poller-{self._function}-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
@@ -109,7 +111,7 @@ class QueuePoller:
         except InvocationError as exc:
             with self.stats.lock:
                 self.stats.failed_invocations += 1
-            self._on_error(f"process_image invocation failed ({exc.kind}): {exc}; the batch will be retried")
+            self._on_error(f"{self._function} invocation failed ({exc.kind}): {exc}; the batch will be retried")
             return len(messages)
         failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]

@@ -80,6 +80,8 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
         self._responses: Any = None
         self.invocations = 0
+        # The event being handled now (None when idle): lets operators and fault tests see what a worker is doing.
+        self.current_event: dict[str, Any] | None = None
         self._ready = False
         self._spawn()
         if wait:
@@ -153,6 +155,20 @@ class Worker:
         if not self.alive():
             self.restart()
         self.await_ready()
+        self.current_event = event
+        try:
+            response = self._exchange(event, timeout_s)
+        finally:
+            self.current_event = None
+        if isinstance(response, InvocationError):  # the worker died or timed out: replace it, then report
+            self.restart()
+            raise response
+        if "error" in response:
+            raise InvocationError("error", response["error"].get("errorMessage", ""), response["error"])
+        return response["result"]
+
+    def _exchange(self, event: dict[str, Any], timeout_s: float) -> dict[str, Any] | InvocationError:
+        """Send one request and read its response; a dead or hung worker comes back as an InvocationError."""
         assert self.process is not None and self.process.stdin is not None
         deadline_ms = int((time.time() + timeout_s) * 1000)
         request = {"event": event, "requestId": str(uuid.uuid4()), "deadlineMs": deadline_ms}
@@ -160,20 +176,12 @@ class Worker:
         try:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.flush()
-        except BrokenPipeError:
-            self.restart()
-            raise InvocationError("crash", f"{self.definition.name}: worker process died") from None
-        try:
             response = self._read_response(timeout_s)
-        except _WorkerGone:
-            self.restart()
-            raise InvocationError("crash", f"{self.definition.name}: worker process exited mid-invocation") from None
+        except (BrokenPipeError, _WorkerGone):
+            return InvocationError("crash", f"{self.definition.name}: worker process exited mid-invocation")
         if response is None:
-            self.restart()
-            raise InvocationError("timeout", f"{self.definition.name}: task timed out after {timeout_s:.2f} seconds")
-        if "error" in response:
-            raise InvocationError("error", response["error"].get("errorMessage", ""), response["error"])
-        return response["result"]
+            return InvocationError("timeout", f"{self.definition.name}: task timed out after {timeout_s:.2f} seconds")
+        return response
 
     def restart(self) -> None:
         self.kill()

@@ -61,6 +61,7 @@ class LocalStack:
         self.runtime: FunctionRuntime | None = None
         self.api: ApiServer | None = None
         self.poller: QueuePoller | None = None
+        self.dead_letter_poller: QueuePoller | None = None
         self.startup_seconds = 0.0
         self.logs: list[tuple[str, str]] = []
 
@@ -109,6 +110,18 @@ class LocalStack:
                 concurrency=min(opts.processor_workers, QUEUE.max_concurrency),
                 region=REGION,
                 on_error=lambda message: sink("poller", message),
+                function=QUEUE.consumer,
+            ).start()
+            self.dead_letter_poller = QueuePoller(
+                self.client("sqs"),
+                self.resources.dlq_url,
+                self.resources.dlq_arn,
+                lambda event: self.runtime.invoke(QUEUE.dead_letter_consumer, event),  # type: ignore[union-attr]
+                batch_size=QUEUE.dead_letter_batch_size,
+                concurrency=1,
+                region=REGION,
+                on_error=lambda message: sink("dead-letter poller", message),
+                function=QUEUE.dead_letter_consumer,
             ).start()
         except BaseException:
             self.stop()
@@ -118,13 +131,13 @@ class LocalStack:
 
     def stop(self) -> None:
         owned_backend = self.backend if self.backend is not self.options.emulator else None
-        for part in (self.poller, self.api, self.runtime, self.labels, owned_backend):
+        for part in (self.poller, self.dead_letter_poller, self.api, self.runtime, self.labels, owned_backend):
             if part is not None:
                 try:
                     part.stop()
                 except Exception as exc:  # keep stopping the rest
                     print(f"warning: stopping {type(part).__name__}: {exc}", file=sys.stderr)
-        self.poller = self.api = self.runtime = self.labels = self.backend = None
+        self.poller = self.dead_letter_poller = self.api = self.runtime = self.labels = self.backend = None
 
     def __enter__(self) -> LocalStack:
         return self.start()

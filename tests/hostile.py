@@ -233,7 +233,9 @@ def _generate(seed: int) -> Iterator[Hostile]:
         block.add_new(0x10, "OB", bytes(300 * 1024 * 1024))
 
     yield Hostile("deflate-bomb-private-300MB.dcm", "deflate bomb", _deflated(private_blob, gradient(16, 16)), DICOM)
-    yield Hostile("deflate-garbage.dcm", "deflate bomb", _swap_transfer_syntax(plain, DeflatedExplicitVRLittleEndian), DICOM)
+    yield Hostile(
+        "deflate-garbage.dcm", "deflate bomb", _swap_transfer_syntax(plain, DeflatedExplicitVRLittleEndian), DICOM
+    )
     damaged = bytearray(_deflated(_set(), gradient(64, 64)))
     damaged[-200:-100] = bytes(100)
     yield Hostile("deflate-damaged.dcm", "deflate bomb", bytes(damaged), DICOM)

@@ -71,5 +71,7 @@ if __name__ == "__main__":
 
     results = run(corpus())
     for outcome in sorted(results, key=lambda o: -o.peak_rss_mb):
-        print(f"{outcome.peak_rss_mb:8.0f} MB {outcome.seconds:6.2f} s  {outcome.code:32} {outcome.kind:22} {outcome.name}")
+        print(
+            f"{outcome.peak_rss_mb:8.0f} MB {outcome.seconds:6.2f} s  {outcome.code:32} {outcome.kind:22} {outcome.name}"
+        )
     print(len(results), "files", file=sys.stderr)

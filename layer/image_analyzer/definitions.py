@@ -83,6 +83,14 @@ FUNCTIONS: dict[str, FunctionDef] = {
             needs_imaging=True,
         ),
         FunctionDef(
+            name="dead_letter",
+            handler="handlers.dead_letter.lambda_handler",
+            memory_mb=256,
+            timeout_s=30,
+            description="Ends every job whose upload message reached the dead-letter queue as PROCESSING_FAILED.",
+            environment=_COMMON_ENV,
+        ),
+        FunctionDef(
             name="get_results",
             handler="handlers.get_results.lambda_handler",
             memory_mb=256,
@@ -112,6 +120,10 @@ class QueueDef:
     """The S3 → SQS → process_image wiring and its event-source-mapping semantics."""
 
     consumer: str = "process_image"
+    # The dead-letter queue has a consumer too: a message lands there when every delivery failed, including
+    # deliveries whose worker died (out of memory, timeout) before it could record anything.
+    dead_letter_consumer: str = "dead_letter"
+    dead_letter_batch_size: int = 10
     batch_size: int = 5
     max_batching_window_s: int = 1
     max_concurrency: int = 5

@@ -51,7 +51,9 @@ def analyse(data: bytes, declared_type: str) -> Analysis:
     except ProcessingError:
         raise
     except MemoryError as exc:
-        raise ProcessingError(ErrorCode.IMAGE_TOO_LARGE, "The image needs more memory than can be used safely.") from exc
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_LARGE, "The image needs more memory than can be used safely."
+        ) from exc
     except Exception as exc:
         dicom = imaging.sniff_format(data[:132]) is ImageFormat.DICOM
         raise ProcessingError(
@@ -85,6 +87,23 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
         )
     photo = imaging.prepare_photo(data, fmt)
     return Analysis(photo.data, None, {"format": fmt.value, "width": photo.width, "height": photo.height}, None)
+
+
+DEAD_LETTER_MESSAGE = (
+    "Processing failed on every attempt (the processor stopped, ran out of time or crashed); "
+    "the upload was kept for investigation."
+)
+
+
+def end_dead_lettered(store: JobStore, key: str) -> Result:
+    """A message reached the dead-letter queue: its job, if still pending or processing, ends PROCESSING_FAILED.
+    A job that already finished is left as it is (nothing ever moves backwards)."""
+    job_id = job_id_from_key(key)
+    if job_id is None:
+        return Result(Outcome.UNKNOWN_JOB, None)
+    if store.fail(job_id, ErrorCode.PROCESSING_FAILED.value, DEAD_LETTER_MESSAGE, utc_now()):
+        return Result(Outcome.FAILED, job_id, ErrorCode.PROCESSING_FAILED.value)
+    return Result(Outcome.DUPLICATE, job_id)
 
 
 def converted_key(job_id: str) -> str:

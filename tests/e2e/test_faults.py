@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -41,10 +43,10 @@ def wait_until(condition, timeout_s: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def queue_drained(stack) -> bool:
+def queue_drained(stack, queue_url: str | None = None) -> bool:
     sqs = stack.client("sqs")
     attrs = sqs.get_queue_attributes(
-        QueueUrl=stack.resources.queue_url,
+        QueueUrl=queue_url or stack.resources.queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
@@ -117,15 +119,50 @@ def test_record_that_always_fails_goes_to_the_dlq_and_neighbours_complete(fault_
         assert client.wait(job_id, 60)["status"] == "complete"
     record = client.wait(poison_id, 60)
     assert (record["status"], record["errorCode"]) == ("error", "PROCESSING_FAILED")
-    sqs = fault_stack.client("sqs")
+    # The message reached the dead-letter queue and its consumer took it (the job had already been marked).
+    dead_letters = fault_stack.dead_letter_poller.stats
+    wait_until(lambda: dead_letters.messages_deleted >= 1, 30, "the dead-letter consumer to take the message")
+    wait_until(lambda: queue_drained(fault_stack, fault_stack.resources.dlq_url), 30, "the DLQ to drain")
 
-    def dead_letters():
-        messages = sqs.receive_message(
-            QueueUrl=fault_stack.resources.dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", [])
-        return [m for m in messages if poison_id in m["Body"]]
 
-    assert wait_until(dead_letters, 30, "the poison message in the DLQ")
+def test_job_whose_worker_is_killed_on_every_delivery_ends_error_and_neighbours_complete(fault_stack) -> None:
+    """An out-of-memory kill leaves no Python exception and no final-attempt marking: only the dead-letter
+    consumer can end the job. SIGKILL the worker on each delivery of one job; it must still end, readably."""
+    client = ApiClient(fault_stack.api_url)
+    poison = small_jpeg(4242)
+    inject_fault(fault_stack, poison, delay=30)  # every attempt blocks in DetectLabels, where it is killed
+    poison_id = client.submit("oom.jpg", poison)
+    pool = fault_stack.runtime.pools["process_image"]
+    kills: list[int] = []
+    stop = threading.Event()
+
+    def killer() -> None:
+        while not stop.is_set():
+            for worker in list(pool.workers):
+                event, pid = worker.current_event, worker.pid
+                if event and poison_id in json.dumps(event) and pid not in kills and worker.alive():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    kills.append(pid)
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: kills, 20, "the first delivery to reach a worker")
+        neighbours = [client.submit(f"ok-{i}.jpg", small_jpeg(600 + i)) for i in range(3)]
+        started = time.monotonic()
+        record = client.wait(poison_id, 60)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert (record["status"], record["errorCode"]) == ("error", "PROCESSING_FAILED"), record
+    assert "every attempt" in record["error"]
+    assert len(kills) == int(fault_stack.options.settings["MAX_RECEIVE_COUNT"]), "one kill per delivery"
+    assert elapsed < 60
+    for job_id in neighbours:
+        assert client.wait(job_id, 60)["status"] == "complete"
 
 
 def test_two_hundred_concurrent_jobs_all_complete_once(stack) -> None:

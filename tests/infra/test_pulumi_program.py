@@ -125,13 +125,13 @@ def test_resource_inventory(program) -> None:
         "aws:iam/role:Role": functions,
         "aws:iam/rolePolicy:RolePolicy": functions,
         "aws:cloudwatch/logGroup:LogGroup": functions + 1,
-        "aws:lambda/eventSourceMapping:EventSourceMapping": 1,
+        "aws:lambda/eventSourceMapping:EventSourceMapping": 2,
         "aws:apigatewayv2/api:Api": 1,
         "aws:apigatewayv2/integration:Integration": routes,
         "aws:apigatewayv2/route:Route": routes,
         "aws:apigatewayv2/stage:Stage": 1,
         "aws:lambda/permission:Permission": routes,
-        "aws:cloudwatch/metricAlarm:MetricAlarm": functions + 1,
+        "aws:cloudwatch/metricAlarm:MetricAlarm": functions + 2,
     }
     counts.pop("pulumi:providers:aws", None)
     assert dict(counts) == expected
@@ -163,7 +163,13 @@ def test_queues_and_notification(program) -> None:
     assert queue_policy[0]["Condition"]["ArnEquals"]["aws:SourceArn"].startswith("arn:aws:s3:::")
     notification = one(program, "aws:s3/bucketNotification:BucketNotification")["queues"][0]
     assert notification["filterPrefix"] == "uploads/" and notification["events"] == ["s3:ObjectCreated:*"]
-    mapping = one(program, "aws:lambda/eventSourceMapping:EventSourceMapping")
+    mappings = dict(of_type(program, "aws:lambda/eventSourceMapping:EventSourceMapping"))
+    dead_letters = mappings["dead-letters-to-consumer"]
+    assert dead_letters["eventSourceArn"].endswith(":ingest-dlq")
+    assert dead_letters["functionName"].endswith(QUEUE.dead_letter_consumer)
+    assert dead_letters["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    mapping = mappings["ingest-to-processor"]
+    assert mapping["eventSourceArn"].endswith(":ingest") and mapping["functionName"].endswith(QUEUE.consumer)
     assert mapping["batchSize"] == QUEUE.batch_size
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["scalingConfig"] == {"maximumConcurrency": 4}
@@ -229,6 +235,14 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
         "sqs:ChangeMessageVisibility": {queue},
         **logs("process_image"),
     }
+    dlq = f"{queue}-dlq"
+    assert _policy(program, "dead_letter") == {
+        "dynamodb:UpdateItem": {table},
+        "sqs:ReceiveMessage": {dlq},
+        "sqs:DeleteMessage": {dlq},
+        "sqs:GetQueueAttributes": {dlq},
+        **logs("dead_letter"),
+    }
     assert _policy(program, "get_results") == {
         "dynamodb:GetItem": {table},
         "s3:GetObject": {f"{bucket}/uploads/*", f"{bucket}/converted/*"},
@@ -246,7 +260,9 @@ def _variables_read_by(module_paths: list[Path]) -> set[str]:
                 func = node.func
                 called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 value = node.args[0].value
-                if called in readers and isinstance(value, str) and value.isupper() and "_" in value:
+                # AWS_LAMBDA_* variables are set by Lambda itself, not by the program.
+                readable = isinstance(value, str) and value.isupper() and "_" in value
+                if called in readers and readable and not value.startswith("AWS_LAMBDA_"):
                     names.add(value)
     return names
 
@@ -302,4 +318,7 @@ def test_log_retention_and_alarms(program) -> None:
     assert all(g["retentionInDays"] == 30 for _, g in of_type(program, "aws:cloudwatch/logGroup:LogGroup"))
     alarms = dict(of_type(program, "aws:cloudwatch/metricAlarm:MetricAlarm"))
     assert alarms["dlq-not-empty"]["metricName"] == "ApproximateNumberOfMessagesVisible"
+    dead_lettered = alarms["jobs-dead-lettered"]
+    assert (dead_lettered["namespace"], dead_lettered["metricName"]) == ("ImageAnalyzer", "JobsDeadLettered")
+    assert dead_lettered["dimensions"] == {"service": "image-analyzer"}
     assert {f"{n}-errors" for n in FUNCTIONS} <= set(alarms)
