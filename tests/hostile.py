@@ -132,9 +132,9 @@ def _swap_transfer_syntax(data: bytes, uid: str) -> bytes:
     return out.getvalue() + body
 
 
-def _rle_bomb(rows: int, columns: int) -> bytes:
-    """An RLE file declaring a huge frame whose one segment is a few repeat runs (a decompression bomb)."""
-    run = b"\x81\x00" * -(-rows * columns // 128)  # each pair: 128 zero bytes, the whole frame
+def _rle_bomb(rows: int, columns: int, max_runs: int = 1 << 20) -> bytes:
+    """An RLE file declaring a huge frame, its one segment repeat runs (a decompression bomb: ~64× inflation)."""
+    run = b"\x81\x00" * min(max_runs, -(-rows * columns // 128))  # each pair: 128 zero bytes
     header = struct.pack("<16I", 1, 64, *([0] * 14))
     fragment = header + run
 

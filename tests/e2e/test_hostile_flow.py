@@ -1,0 +1,55 @@
+"""The hostile corpus through the real flow: every job ends, on its first delivery, with a stable code (or complete).
+
+Uploads go through the API and presigned URLs, processing through the queue and the processor's warm workers, as
+in production. A job that needed a second delivery would mean a content failure was treated as transient.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from image_analyzer.errors import ErrorCode
+from local.client import ApiClient
+from tests.hostile import corpus
+
+UPLOAD_CONCURRENCY = 8
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # the process's peak resident memory
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_every_hostile_file_ends_on_its_first_delivery(stack, backend, report) -> None:
+    client = ApiClient(stack.api_url)
+    items = corpus()
+    started = time.monotonic()
+    with ThreadPoolExecutor(UPLOAD_CONCURRENCY) as pool:
+        job_ids = list(pool.map(lambda item: client.submit(item.name, item.data, item.file_type), items))
+        records = list(pool.map(lambda job_id: client.wait(job_id, 120), job_ids))
+    elapsed = time.monotonic() - started
+    codes = {code.value for code in ErrorCode}
+    table = stack.table()
+    outcomes: Counter[str] = Counter()
+    for item, job_id, record in zip(items, job_ids, records, strict=True):
+        assert record["status"] in ("complete", "error"), f"{item.name} never finished: {record['status']}"
+        if record["status"] == "error":
+            assert record["errorCode"] in codes and record["error"], item.name
+            assert record["errorCode"] != "PROCESSING_FAILED", f"{item.name} failed as if transient"
+        attempts = int(table.get_item(Key={"jobId": job_id})["Item"]["attempts"])
+        assert attempts == 1, f"{item.name} was delivered {attempts} times"
+        outcomes[record.get("errorCode") or "complete"] += 1
+    workers = stack.runtime.pools["process_image"].workers
+    peaks = [peak_rss_mb(worker.pid) for worker in workers if worker.pid and worker.alive()]
+    report(
+        f"hostile flow [{backend}]: {len(items)} files in {elapsed:.1f} s, all on the first delivery; "
+        f"processor workers' peak memory {', '.join(f'{p:.0f} MB' for p in peaks)} "
+        f"(function memory {workers[0].definition.memory_mb} MB)"
+    )
+    report(f"  outcomes: {', '.join(f'{code} {n}' for code, n in outcomes.most_common())}")
+    assert max(peaks) < 0.6 * workers[0].definition.memory_mb
