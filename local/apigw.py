@@ -12,6 +12,7 @@ import json
 import mimetypes
 import uuid
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from local.services import BackgroundHTTPServer
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+READ_TIMEOUT_S = 10.0
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
 
@@ -76,9 +78,50 @@ def build_event(
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
     protocol_version = "HTTP/1.1"
+    # A client that stops sending mid-request releases its thread after this long (socket read timeout).
+    timeout = READ_TIMEOUT_S
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors the base class answers itself (400 bad request line, 414, 431, 501) in JSON too."""
+        self.close_connection = True
+        # An unparsable request line leaves the base class assuming HTTP/0.9 (no status line, no headers).
+        self.request_version = "HTTP/1.1"
+        body = json.dumps({"message": message or HTTPStatus(code).phrase}).encode()
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering the error (bad or missing length, too large, too slow)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.send_error(411, "Length Required")
+            return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            self.send_error(400, "Bad Request: invalid Content-Length")
+            return None
+        if length > MAX_BODY:
+            self.send_error(413, "Request Entity Too Large")
+            return None
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self.send_error(408, "Request Timeout")
+            return None
+        if len(body) < length:  # the client closed the connection early: nobody to answer
+            self.close_connection = True
+            return None
+        return body
 
     def _respond(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
@@ -136,11 +179,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._json(404, {"message": "Not Found"})
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._json(413, {"message": "Request Entity Too Large"})
+        body = self._read_body()
+        if body is None:
             return
-        body = self.rfile.read(length) if length else b""
         event = build_event(
             method, self.path, dict(self.headers.items()), body, f"{method} {path}", self.client_address[0]
         )

@@ -30,33 +30,63 @@ console = Console()
 _PROGRESS = {"requested": 1, "uploaded": 2, "pending": 2, "processing": 3, "complete": 4, "error": 4}
 
 
-def _start_stack(backend: str, port: int = 0) -> Any:
+def _start_stack(backend: str, port: int = 0, log: Any = None) -> Any:
     from local.stack import LocalStack, StackOptions
 
     with console.status(f"starting the local stack ({backend})…"):
-        stack = LocalStack(StackOptions(backend=backend, port=port)).start()
+        stack = LocalStack(StackOptions(backend=backend, port=port, log=log)).start()
     console.print(f"[green]local stack ready[/] ({backend}) in {stack.startup_seconds:.1f} s — API {stack.api_url}")
     return stack
 
 
+class FunctionLog:
+    """Function output (Powertools' JSON lines, with the jobId) and the poller's errors, to a file or the console."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._lock = threading.Lock()
+        self._file = None if target == "-" else open(target, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+
+    def __call__(self, source: str, line: str) -> None:
+        with self._lock:
+            if self._file is None:
+                console.print(f"[dim]{source:>14}[/] {line}", markup=True, highlight=False, soft_wrap=True)
+            else:
+                self._file.write(f"{source} {line}\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    log = FunctionLog(args.log_file)
     try:
-        stack = _start_stack(args.backend, args.port)
+        stack = _start_stack(args.backend, args.port, log)
     except OSError as exc:
+        log.close()
         console.print(f"[red]cannot serve on port {args.port}: {exc.strerror}[/]; choose another with --port")
         return 2
     stopped = threading.Event()
+    failures: list[str] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
+    stack.watch(lambda message: (failures.append(message), stopped.set()))
     console.print(f"  web page   {stack.api_url}/")
     console.print(f"  API        {stack.api_url}/request-upload, {stack.api_url}/get-results?jobId=…")
     console.print(
         f"  emulator   {stack.backend.endpoint_url} (bucket {stack.resources.bucket}, table {stack.resources.table})"
     )
+    where = "below" if args.log_file == "-" else f"in {args.log_file} (tail -f it)"
+    console.print(f"  logs       function logs {where}")
     console.print("Ctrl-C to stop.")
     stopped.wait()
     with console.status("stopping…"):
         stack.stop()
+    log.close()
+    if failures:
+        console.print(f"[red]{failures[0]}[/]; the stack stopped. Start it again with `image-analyzer up`.")
+        return 1
     console.print("stopped cleanly.")
     return 0
 
@@ -207,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", parents=[backend_option], help="start the local stack and keep it running")
     up.add_argument("--port", type=int, default=8000, help="port of the API and web page (0: any free port)")
+    up.add_argument(
+        "--log-file",
+        default="local-stack.log",
+        help="where the functions' logs go (JSON lines with the jobId); '-' for the console (default: %(default)s)",
+    )
     up.set_defaults(run=cmd_up)
     an = commands.add_parser("analyze", parents=[backend_option], help="analyse image or DICOM files")
     an.add_argument("files", nargs="+")
@@ -233,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     except BackendUnavailable as exc:
         console.print(f"[red]{exc}[/]")
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before `up` was ready: everything started so far has been stopped
+        console.print("interrupted.")
+        return 130
 
 
 if __name__ == "__main__":

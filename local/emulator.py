@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from local.services import ChildService
+from local.services import ChildService, exit_with_parent
 
 BACKENDS = ("moto", "localstack")
 BACKEND_ENV = "IMAGE_ANALYZER_BACKEND"  # the default backend of the CLI and the tests
@@ -33,6 +33,8 @@ class Backend(Protocol):
     endpoint_url: str
 
     def await_ready(self) -> None: ...
+
+    def alive(self) -> bool: ...
 
     def stop(self) -> None: ...
 
@@ -66,6 +68,9 @@ class MotoBackend:
                 self._child.await_ready()
             except RuntimeError as exc:
                 raise BackendUnavailable(str(exc)) from exc
+
+    def alive(self) -> bool:
+        return self._child.alive() if self._child is not None else True
 
     def stop(self) -> None:
         if self._server is not None:
@@ -209,6 +214,14 @@ class LocalStackBackend:
         host = container.get_container_host_ip()
         self.endpoint_url = f"http://{host}:{container.get_exposed_port(EDGE_PORT)}"
 
+    def alive(self) -> bool:
+        try:
+            container = self._container.get_wrapped_container()
+            container.reload()
+            return container.status == "running"
+        except Exception:  # the engine or the container is gone
+            return False
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):  # already gone
             self._container.stop()
@@ -233,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     server = _threaded_moto(args.host, args.port)
+    exit_with_parent()
     host, port = server.get_host_and_port()
     print(f"READY http://{host}:{port}", flush=True)
     sys.stdin.read()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,13 +84,19 @@ class QueuePoller:
             thread.join(timeout=5)
 
     def _loop(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 self.poll_once(wait_seconds=1)
-            except Exception as exc:  # the emulator going away during shutdown, a network blip
-                if not self._stop.is_set():
-                    self._on_error(f"poller error: {exc}")
-                    time.sleep(0.2)
+                failures = 0
+            except Exception as exc:  # the emulator going away, a network blip
+                if self._stop.is_set():
+                    return
+                failures += 1
+                if failures & (failures - 1) == 0:  # 1st, 2nd, 4th, 8th…: a dead emulator does not flood the log
+                    self._on_error(f"poller error ({failures} in a row): {exc}")
+                # Back off, up to 5 s; stop() interrupts the wait.
+                self._stop.wait(min(5.0, 0.2 * 2 ** min(failures, 5)))
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         response = self._sqs.receive_message(

@@ -3,6 +3,7 @@ that announces ``READY <url>`` on stdout once it serves."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +49,9 @@ class ChildService:
     def pid(self) -> int:
         return self._process.pid
 
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
     def await_ready(self) -> None:
         if self._ready:
             return
@@ -68,3 +72,16 @@ class ChildService:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait(timeout=5)
+
+
+def exit_with_parent(poll_seconds: float = 0.5) -> None:
+    """In a child service: exit as soon as the process that started it is gone (killed with -9, crashed), so
+    that no service outlives its stack. (PR_SET_PDEATHSIG would fire when the spawning *thread* ends.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(poll_seconds)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

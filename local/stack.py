@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -63,6 +64,7 @@ class LocalStack:
         self.poller: QueuePoller | None = None
         self.dead_letter_poller: QueuePoller | None = None
         self.startup_seconds = 0.0
+        self._watch_stop: threading.Event | None = None
         self.logs: list[tuple[str, str]] = []
 
     # -- life cycle -------------------------------------------------------------------------------------------
@@ -130,6 +132,8 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        if self._watch_stop is not None:
+            self._watch_stop.set()
         owned_backend = self.backend if self.backend is not self.options.emulator else None
         for part in (self.poller, self.dead_letter_poller, self.api, self.runtime, self.labels, owned_backend):
             if part is not None:
@@ -138,6 +142,26 @@ class LocalStack:
                 except Exception as exc:  # keep stopping the rest
                     print(f"warning: stopping {type(part).__name__}: {exc}", file=sys.stderr)
         self.poller = self.dead_letter_poller = self.api = self.runtime = self.labels = self.backend = None
+
+    def watch(self, on_failure: Callable[[str], None], every_s: float = 1.0) -> None:
+        """Supervise the emulator: if it dies, every bucket, queue and table is gone with it, so rather than let
+        the functions and the poller fail forever, stop polling and report once."""
+        assert self.backend is not None
+        backend, stopped = self.backend, threading.Event()
+        self._watch_stop = stopped
+
+        def loop() -> None:
+            while not stopped.wait(every_s):
+                if not backend.alive():
+                    for poller in (self.poller, self.dead_letter_poller):
+                        if poller is not None:
+                            poller.stop()
+                    on_failure(
+                        f"the emulator ({backend.name}) stopped unexpectedly: its buckets, queues and tables are lost"
+                    )
+                    return
+
+        threading.Thread(target=loop, name="emulator-watch", daemon=True).start()
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -15,6 +15,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from local.services import exit_with_parent
+
 
 @dataclass
 class LocalContext:
@@ -43,6 +45,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 def main() -> int:
     handler_path, response_fd = sys.argv[1], int(sys.argv[2])
+    exit_with_parent()
     responses = os.fdopen(response_fd, "w", buffering=1)
     module_name, function_name = handler_path.rsplit(".", 1)
     try:

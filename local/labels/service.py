@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 from local.labels.classifier import LABEL_MODEL_VERSION, Classifier, to_labels
-from local.services import BackgroundHTTPServer, ChildService
+from local.services import BackgroundHTTPServer, ChildService, exit_with_parent
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_S3_BYTES = 15 * 1024 * 1024
@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-endpoint-url", help="where Image.S3Object is read from")
     args = parser.parse_args(argv)
     s3 = None
+    exit_with_parent()
     if args.s3_endpoint_url:
         s3 = boto3.client(
             "s3",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -83,13 +84,14 @@ def owned_containers(pid: int) -> list[str]:
     return listed.stdout.split()
 
 
-def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c(backend: str) -> None:
+def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c(backend: str, tmp_path: Path) -> None:
     import signal
 
     import requests
 
+    log_file = tmp_path / "functions.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.cli", "up", "--port", "0"],
+        [sys.executable, "-m", "local.cli", "up", "--port", "0", "--log-file", str(log_file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -112,10 +114,14 @@ def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c(backend: str) 
             api_url + "/request-upload", json={"fileName": "a.png", "fileType": "image/png"}, timeout=10
         )
         assert grant.status_code == 200
+        job_id = grant.json()["jobId"]
         process.send_signal(signal.SIGINT)
         rest = process.communicate(timeout=60)[0]
         assert process.returncode == 0 and "stopped cleanly" in rest
         assert owned_containers(process.pid) == [], "the LocalStack container outlived up"
+        # The functions' structured logs are in the file up named, with the jobId.
+        logged = [json.loads(line.split(" ", 1)[1]) for line in log_file.read_text().splitlines() if " {" in line]
+        assert any(entry.get("jobId") == job_id and entry["message"] == "upload requested" for entry in logged)
     finally:
         if process.poll() is None:
             process.kill()
