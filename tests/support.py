@@ -200,3 +200,11 @@ def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def unknown_syntax_dicom() -> bytes:
+    """A valid file whose transfer syntax no decoder knows (a private, unregistered UID of the same length)."""
+    explicit_le = make_dicom(gradient())
+    unknown = explicit_le.replace(b"1.2.840.10008.1.2.1\x00", b"1.2.840.10008.1.2.9\x00")
+    assert unknown != explicit_le
+    return unknown

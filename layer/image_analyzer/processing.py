@@ -77,7 +77,7 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
 
         rendering = dicom.render(data)
         image = rendering.to_image()
-        png = rendering.to_png(image=image)
+        png = rendering.to_png()
         rows, columns = rendering.pixels.shape[:2]
         return Analysis(
             label_bytes=imaging.prepare_rendering(png, image),

@@ -10,7 +10,7 @@ import requests
 from PIL import Image
 
 from local.client import ApiClient
-from tests.support import gradient, make_dicom, photo_bytes, png_bomb, sample_bytes
+from tests.support import gradient, make_dicom, photo_bytes, png_bomb, sample_bytes, unknown_syntax_dicom
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_dicom_completes_with_metadata_and_a_rendered_png(client, name, modality
         ("scan.dcm", "application/dicom", None, "TYPE_MISMATCH"),
         ("bomb.png", "image/png", png_bomb(), "IMAGE_TOO_LARGE"),
         ("cut.dcm", "application/dicom", sample_bytes("CT_small.dcm")[:9000], "CORRUPT_DICOM"),
-        ("jpx.dcm", "application/dicom", sample_bytes("JPGExtended.dcm"), "UNSUPPORTED_TRANSFER_SYNTAX"),
+        ("jpx.dcm", "application/dicom", unknown_syntax_dicom(), "UNSUPPORTED_TRANSFER_SYNTAX"),
     ],
 )
 def test_bad_uploads_end_in_error_end_to_end(client, name, file_type, payload, code) -> None:

@@ -25,6 +25,7 @@ from tests.support import (
     s3_record,
     sample_bytes,
     sqs_event,
+    unknown_syntax_dicom,
 )
 
 
@@ -85,9 +86,7 @@ def test_every_record_of_a_mixed_batch_gets_its_own_outcome(mock_stack, monkeypa
         "CORRUPT_IMAGE": new_upload(mock_stack, "half.jpg", "image/jpeg", jpeg[: len(jpeg) // 3]),
         "CORRUPT_DICOM": new_upload(mock_stack, "trunc.dcm", "application/dicom", sample_bytes("CT_small.dcm")[:9000]),
         "IMAGE_TOO_LARGE": new_upload(mock_stack, "bomb.png", "image/png", png_bomb()),
-        "UNSUPPORTED_TRANSFER_SYNTAX": new_upload(
-            mock_stack, "jpx.dcm", "application/dicom", sample_bytes("JPGExtended.dcm")
-        ),
+        "UNSUPPORTED_TRANSFER_SYNTAX": new_upload(mock_stack, "jpx.dcm", "application/dicom", unknown_syntax_dicom()),
         "OBJECT_TOO_LARGE": new_upload(mock_stack, "big.dcm", "application/dicom", sample_bytes("RG1_UNCR.dcm")),
     }
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": mock_stack.bucket}
