@@ -21,14 +21,19 @@ from typing import Any
 import numpy as np
 import pydicom
 from PIL import Image
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.filewriter import write_file_meta_info
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing, get_decoder, pixel_array
 from pydicom.pixels.decoders import JPEGExtended12BitDecoder
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
-from image_analyzer import budget, png
+from image_analyzer import budget, imaging, png
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import MAX_PIXELS
 
@@ -90,8 +95,11 @@ def read_dataset(data: bytes) -> Dataset:
 
     A deflated dataset is inflated here as a stream, capped by the memory budget: pydicom would inflate all of it
     at once, and a few hundred kilobytes can inflate to gigabytes."""
-    if len(data) < 132 or data[128:132] != b"DICM":
-        raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The file is not a DICOM Part 10 file (no DICM preamble).")
+    part10 = len(data) >= 132 and data[128:132] == b"DICM"
+    if not part10 and not imaging.looks_like_bare_dataset(data[:8]):
+        raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The file is not a DICOM file (no DICM preamble, no dataset).")
+    if not part10:
+        return _read_bare_dataset(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -106,6 +114,32 @@ def read_dataset(data: bytes) -> Dataset:
     except Exception as exc:  # parsers raise many types for damaged headers (RecursionError for deep nesting…)
         raise ProcessingError(
             ErrorCode.CORRUPT_DICOM, "The DICOM file could not be parsed: it is corrupt or truncated."
+        ) from exc
+    return ds
+
+
+def _read_bare_dataset(data: bytes) -> Dataset:
+    """A dataset with no preamble and no file meta: its encoding is inferred from its first element, and its
+    transfer syntax can only be a native (uncompressed) one."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(io.BytesIO(data), force=True, defer_size=4096)
+            implicit, little = ds.original_encoding
+            ds.file_meta = FileMetaDataset()
+            ds.file_meta.TransferSyntaxUID = (
+                ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+            )
+            if "PixelData" in ds and ds["PixelData"].is_undefined_length:
+                raise ProcessingError(
+                    ErrorCode.UNSUPPORTED_TRANSFER_SYNTAX,
+                    "The dataset has compressed pixel data but no file meta saying how it is compressed.",
+                )
+    except ProcessingError:
+        raise
+    except Exception as exc:
+        raise ProcessingError(
+            ErrorCode.CORRUPT_DICOM, "The DICOM dataset could not be parsed: it is corrupt or truncated."
         ) from exc
     return ds
 
@@ -207,10 +241,16 @@ def _auto_window(modality_values: np.ndarray, weights: np.ndarray) -> Window:
 def _voi_output_range(view: Dataset, uses_lut: bool, domain_lut_output: np.ndarray) -> tuple[float, float]:
     """The range the VOI stage can produce: 8-bit scaling maps this, not the image's min/max, to 0-255."""
     if uses_lut:
+        # PS3.3 C.11.2.1.1: the LUT's output spans 0…2ⁿ−1, n the descriptor's third value. A LUT whose entries
+        # exceed that depth (a known encoder error) falls back to the range its entries actually cover.
         item = view.VOILUTSequence[0]
         entries = int(item.LUTDescriptor[0]) or 65536
         first = int(item.LUTDescriptor[1])
+        bits = int(item.LUTDescriptor[2])
         lut = apply_voi(np.arange(first, first + entries, dtype=np.int64), view)
+        declared_high = float(2**bits - 1) if 1 <= bits <= 16 else None
+        if declared_high is not None and lut.min() >= 0 and lut.max() <= declared_high:
+            return 0.0, declared_high
         return float(lut.min()), float(lut.max())
     with np.errstate(over="ignore"):
         ends = apply_windowing(np.array([-1e300, 1e300]), view)

@@ -43,7 +43,26 @@ def sniff_format(head: bytes) -> ImageFormat | None:
         return ImageFormat.PNG
     if len(head) >= 132 and head[128:132] == b"DICM":
         return ImageFormat.DICOM
+    if looks_like_bare_dataset(head):
+        return ImageFormat.DICOM
     return None
+
+
+_VRS = {
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF", b"OL",
+    b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN", b"UR", b"US",
+    b"UT", b"UV",
+}  # fmt: skip
+
+
+def looks_like_bare_dataset(head: bytes) -> bool:
+    """A DICOM dataset without the Part-10 preamble and file meta (older PACS exports): it starts with an element
+    of group 0008, in explicit VR (a known VR follows the tag) or implicit VR little endian (a small length)."""
+    if len(head) < 8:
+        return False
+    if head[:2] == b"\x08\x00":  # little endian
+        return head[4:6] in _VRS or int.from_bytes(head[4:8], "little") < 0x10000
+    return head[:2] == b"\x00\x08" and head[4:6] in _VRS  # explicit VR big endian
 
 
 def check_declared_type(declared: str, detected: ImageFormat) -> None:

@@ -117,6 +117,23 @@ def test_voi_lut_sequence_is_used() -> None:
     assert np.abs(reversed_rendering - (255 - rendering.pixels.astype(int))).max() <= 1
 
 
+@pytest.mark.parametrize(("bits", "top_entry", "expected_top"), [(8, 127, 127), (16, 4095, 16)])
+def test_voi_lut_output_range_follows_its_descriptor(bits: int, top_entry: int, expected_top: int) -> None:
+    """The LUT's output spans 0…2ⁿ−1 (n from its descriptor), as DCMTK and the standard render it: entries 0…127
+    of an 8-bit LUT reach half grey, 0…4095 of a 16-bit LUT stay dark. Stretching min…max would make both white."""
+
+    def voi_lut(ds) -> None:
+        item = pydicom.Dataset()
+        item.add_new(0x00283002, "US", [256, 0, bits])  # LUT Descriptor: 256 entries from 0, n bits each
+        item.add_new(0x00283006, "US", [round(v * top_entry / 255) for v in range(256)])  # LUT Data
+        ds.VOILUTSequence = [item]
+
+    data = make_dicom(gradient(16, 256, high=255), bits_stored=8, mutate=voi_lut)
+    rendering = dicom.render(data)
+    assert rendering.metadata["window"]["source"] == "voi_lut"
+    assert abs(int(rendering.pixels.max()) - expected_top) <= 1 and rendering.pixels.min() == 0
+
+
 def test_modality_lut_sequence_is_used() -> None:
     name = "mlut_18.dcm"
     rendering = render(name)
@@ -309,3 +326,30 @@ def test_modality_values_are_hounsfield_units() -> None:
     np.testing.assert_allclose(
         dicom.modality_values(sample_bytes("CT_small.dcm")), apply_modality_lut(ds.pixel_array, ds)
     )
+
+
+def test_a_dataset_without_the_part10_header_is_accepted() -> None:
+    # Older PACS exports: no preamble, no file meta; the encoding is inferred from the first element.
+    from io import BytesIO
+
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    data = sample_bytes("OT-PAL-8-face.dcm")
+    assert data[128:132] != b"DICM"
+    rendering = dicom.render(data)
+    assert rendering.pixels.shape == (480, 640, 3) and rendering.metadata["photometric"] == "PALETTE COLOR"
+    # The same dataset wrapped as a Part-10 file renders identically.
+    ds = pydicom.dcmread(BytesIO(data), force=True)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.preamble = b"\0" * 128
+    wrapped = BytesIO()
+    ds.save_as(wrapped, enforce_file_format=True)
+    assert np.array_equal(dicom.render(wrapped.getvalue()).pixels, rendering.pixels)
+
+
+def test_text_that_merely_starts_like_a_dataset_is_not_one() -> None:
+    expect_error(b"\x08\x00\x05\x00" + b"\xff" * 200, ErrorCode.CORRUPT_DICOM)
