@@ -208,3 +208,19 @@ def unknown_syntax_dicom() -> bytes:
     unknown = explicit_le.replace(b"1.2.840.10008.1.2.1\x00", b"1.2.840.10008.1.2.9\x00")
     assert unknown != explicit_le
     return unknown
+
+
+def photo_as(fmt: str, name: str = "chelsea") -> bytes:
+    """A sample photo in another format: GIF (palette), WebP, BMP, TIFF (RGB) or TIFF16 (16-bit greyscale, as lab
+    and scanner software write it, using only the low 12 bits)."""
+    from PIL import Image
+    from skimage import data
+
+    pixels = getattr(data, name)()
+    buffer = io.BytesIO()
+    if fmt == "TIFF16":
+        grey = np.asarray(Image.fromarray(pixels).convert("L"), dtype=np.uint16) * 16  # 0…4080 of 65535
+        Image.fromarray(grey).save(buffer, format="TIFF")
+    else:
+        Image.fromarray(pixels).save(buffer, format=fmt)
+    return buffer.getvalue()

@@ -6,6 +6,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -25,10 +26,24 @@ LABEL_MAX_SIDE = 4096
 class ImageFormat(StrEnum):
     JPEG = "JPEG"
     PNG = "PNG"
+    GIF = "GIF"
+    WEBP = "WEBP"
+    BMP = "BMP"
+    TIFF = "TIFF"
     DICOM = "DICOM"
 
 
-_MIME = {ImageFormat.JPEG: "image/jpeg", ImageFormat.PNG: "image/png", ImageFormat.DICOM: "application/dicom"}
+_MIME = {
+    ImageFormat.JPEG: "image/jpeg",
+    ImageFormat.PNG: "image/png",
+    ImageFormat.GIF: "image/gif",
+    ImageFormat.WEBP: "image/webp",
+    ImageFormat.BMP: "image/bmp",
+    ImageFormat.TIFF: "image/tiff",
+    ImageFormat.DICOM: "application/dicom",
+}
+# What Rekognition reads as is; every other format is converted to PNG (which is also what imageUrl serves).
+LABEL_READY = frozenset({ImageFormat.JPEG, ImageFormat.PNG})
 
 
 def mime_type(fmt: ImageFormat) -> str:
@@ -37,12 +52,21 @@ def mime_type(fmt: ImageFormat) -> str:
 
 def sniff_format(head: bytes) -> ImageFormat | None:
     """The format by magic bytes; the file name and declared type are never trusted."""
+    # DICOM first: a Part-10 preamble may itself be a TIFF header (dual-personality files).
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return ImageFormat.DICOM
     if head.startswith(b"\xff\xd8\xff"):
         return ImageFormat.JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return ImageFormat.PNG
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return ImageFormat.DICOM
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return ImageFormat.GIF
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return ImageFormat.WEBP
+    if head.startswith(b"BM") and len(head) >= 18 and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124):
+        return ImageFormat.BMP  # "BM" and a known DIB header size: "BM" alone starts too many other files
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return ImageFormat.TIFF
     if looks_like_bare_dataset(head):
         return ImageFormat.DICOM
     return None
@@ -158,6 +182,56 @@ def prepare_photo(data: bytes, fmt: ImageFormat) -> LabelImage:
     if fitted == (width, height) and len(data) <= REKOGNITION_MAX_BYTES:
         return LabelImage(data, fmt, width, height)
     return LabelImage(encode_for_labels(image.resize(fitted, Image.Resampling.LANCZOS)), fmt, width, height)
+
+
+@dataclass(frozen=True)
+class ConvertedPhoto:
+    """A GIF, WebP, BMP or TIFF converted to an 8-bit PNG: what is labelled and what imageUrl serves."""
+
+    png: bytes
+    image: Image.Image
+    width: int
+    height: int
+
+
+def convert_photo(data: bytes) -> ConvertedPhoto:
+    """Decode the first frame (GIF, multi-page TIFF), bring it to 8-bit greyscale or RGB, encode it as PNG."""
+    import numpy as np
+
+    from image_analyzer import png
+
+    image = _open_checked(data)
+    width, height = image.size
+    budget.require(decode_budget(image) + width * height * 4, f"A {width}×{height} image")
+    try:
+        image.seek(0)
+        image.load()
+        pixels = _eight_bit(image, np)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ProcessingError(
+            ErrorCode.CORRUPT_IMAGE, "The image could not be decoded: it is corrupt or truncated."
+        ) from exc
+    encoded = png.encode(pixels)
+    return ConvertedPhoto(encoded, Image.fromarray(pixels), width, height)
+
+
+def _eight_bit(image: Image.Image, np: Any) -> Any:
+    """uint8 pixels, (rows, columns) or (rows, columns, 3). 16-bit and float greyscale (lab and scanner TIFFs) are
+    scaled over their 0.5–99.5 percentiles, as DICOM's automatic window does: a fixed 16-bit range would be black."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image.convert("F") if image.mode != "F" else image, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        low, high = np.percentile(finite, (0.5, 99.5)) if finite.size else (0.0, 1.0)
+        scaled = (np.nan_to_num(values, nan=low) - low) * (255.0 / max(high - low, 1e-9))
+        return np.rint(np.clip(scaled, 0, 255)).astype(np.uint8)
+    if image.mode in ("1", "L", "LA", "P;L") or (image.mode == "P" and _grey_palette(image)):
+        return np.asarray(image.convert("L"))
+    return np.ascontiguousarray(np.asarray(image.convert("RGB")))
+
+
+def _grey_palette(image: Image.Image) -> bool:
+    palette = image.getpalette() or []
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3))
 
 
 def prepare_rendering(png: bytes, image: Image.Image) -> bytes:

@@ -37,7 +37,7 @@ class Result:
 @dataclass(frozen=True)
 class Analysis:
     label_bytes: bytes
-    rendered_png: bytes | None  # DICOM only: what the user sees and what is labelled
+    rendered_png: bytes | None  # DICOM and converted photos: what the user sees (stored under converted/)
     image: dict[str, Any]
     dicom: dict[str, Any] | None
 
@@ -68,7 +68,8 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
     fmt = imaging.sniff_format(data[:132])
     if fmt is None:
         raise ProcessingError(
-            ErrorCode.UNSUPPORTED_FORMAT, "The file is not a JPEG, PNG or DICOM image (checked by its content)."
+            ErrorCode.UNSUPPORTED_FORMAT,
+            "The file is not a JPEG, PNG, GIF, WebP, BMP, TIFF or DICOM image (checked by its content).",
         )
     imaging.check_declared_type(declared_type, fmt)
     if fmt is ImageFormat.DICOM:
@@ -85,6 +86,10 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
             image={"format": fmt.value, "width": columns, "height": rows},
             dicom=rendering.metadata,
         )
+    if fmt not in imaging.LABEL_READY:  # GIF, WebP, BMP, TIFF: labelled and served as the PNG they become
+        converted = imaging.convert_photo(data)
+        size = {"format": fmt.value, "width": converted.width, "height": converted.height}
+        return Analysis(imaging.prepare_rendering(converted.png, converted.image), converted.png, size, None)
     photo = imaging.prepare_photo(data, fmt)
     return Analysis(photo.data, None, {"format": fmt.value, "width": photo.width, "height": photo.height}, None)
 

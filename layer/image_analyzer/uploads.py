@@ -15,8 +15,15 @@ from image_analyzer.errors import ApiError, ErrorCode
 MAX_BODY_BYTES = 8 * 1024
 MAX_NAME_CHARS = 100
 DICOM_TYPE = "application/dicom"
-ALLOWED_TYPES = ("image/jpeg", "image/png", DICOM_TYPE)
-_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "application/dicom+binary": DICOM_TYPE}
+ALLOWED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff", DICOM_TYPE)
+_TYPE_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-ms-bmp": "image/bmp",
+    "image/x-bmp": "image/bmp",
+    "image/tif": "image/tiff",
+    "application/dicom+binary": DICOM_TYPE,
+}
 _DICOM_SUFFIXES = (".dcm", ".dicom")
 _GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")

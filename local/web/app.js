@@ -1,7 +1,10 @@
 // Image Analyzer web page: request an upload, PUT the file to S3 with progress, poll the job, show the result.
 // No build step, no dependencies.
 
-const TYPES = { dcm: "application/dicom", dicom: "application/dicom", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png" };
+const TYPES = {
+  dcm: "application/dicom", dicom: "application/dicom", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png",
+  gif: "image/gif", webp: "image/webp", bmp: "image/bmp", tif: "image/tiff", tiff: "image/tiff",
+};
 const STATUS_TEXT = { requested: "requesting…", uploading: "uploading…", pending: "queued", processing: "processing…", complete: "complete", error: "error" };
 const STATUS_PROGRESS = { requested: 5, pending: 70, processing: 85, complete: 100, error: 100 };
 

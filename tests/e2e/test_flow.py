@@ -138,3 +138,31 @@ def test_presigned_put_signature_is_checked_where_the_backend_checks_it(stack, c
         assert response.status_code == 403 and b"SignatureDoesNotMatch" in response.content
     else:
         assert response.status_code == 200, "moto accepts any signature"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "file_type"),
+    [
+        ("GIF", "cat.gif", "image/gif"),
+        ("WEBP", "cat.webp", "image/webp"),
+        ("BMP", "cat.bmp", "image/bmp"),
+        ("TIFF16", "cat-16bit.tif", "image/tiff"),
+    ],
+)
+def test_more_photo_formats_complete_with_labels_and_a_png_image_url(client, fmt, name, file_type) -> None:
+    from tests.support import photo_as
+
+    result = client.analyze(name, photo_as(fmt), timeout_s=60)
+    assert result.ok, result.record
+    assert result.record["results"]["image"]["format"] == ("TIFF" if fmt == "TIFF16" else fmt)
+    assert result.labels, "labelled"
+    served = Image.open(io.BytesIO(client.download(result.record["imageUrl"])))
+    assert served.format == "PNG" and served.size == (451, 300)
+    assert "/converted/" in result.record["imageUrl"] or "converted%2F" in result.record["imageUrl"]
+
+
+def test_twelve_bit_jpeg_extended_completes(client) -> None:
+    result = client.analyze("nm.dcm", sample_bytes("JPGExtended.dcm"), timeout_s=60)
+    assert result.ok, result.record
+    dicom = result.record["results"]["dicom"]
+    assert dicom["transferSyntax"] == "JPEG Extended (Process 2 and 4)" and dicom["bitsStored"] == 12

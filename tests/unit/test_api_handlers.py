@@ -85,7 +85,8 @@ def test_file_name_cannot_escape_the_job_prefix(mock_stack) -> None:
         ({"fileName": "a.png", "fileType": "image/png", "fileSize": 0}, False, 400, "BAD_REQUEST"),
         ({"fileName": "a.png", "fileType": "image/png", "fileSize": 10**10}, False, 413, "FILE_TOO_LARGE"),
         ({"fileName": "a.pdf", "fileType": "application/pdf"}, False, 415, "UNSUPPORTED_MEDIA_TYPE"),
-        ({"fileName": "a.gif", "fileType": "image/gif"}, False, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ({"fileName": "a.svg", "fileType": "image/svg+xml"}, False, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ({"fileName": "a.heic", "fileType": "image/heic"}, False, 415, "UNSUPPORTED_MEDIA_TYPE"),
         ({"fileName": "a.png", "fileType": "image/png", "pad": "x" * 20000}, False, 413, "BODY_TOO_LARGE"),
     ],
 )
@@ -94,6 +95,21 @@ def test_bad_upload_requests_get_a_clear_4xx(mock_stack, body: Any, raw: bool, s
     assert (got_status, got["error"]) == (status, code)
     assert got["message"] and headers["Content-Type"] == "application/json"
     assert mock_stack.items() == [], "a rejected request creates no job"
+
+
+@pytest.mark.parametrize(
+    ("file_type", "stored_as"),
+    [
+        ("image/gif", "image/gif"),
+        ("image/webp", "image/webp"),
+        ("image/bmp", "image/bmp"),
+        ("image/x-ms-bmp", "image/bmp"),
+        ("image/tiff", "image/tiff"),
+    ],
+)
+def test_more_photo_formats_are_accepted(mock_stack, file_type: str, stored_as: str) -> None:
+    status, body, _ = request({"fileName": "photo", "fileType": file_type})
+    assert status == 200 and body["uploadHeaders"] == {"Content-Type": stored_as}
 
 
 def test_base64_body_is_accepted(mock_stack) -> None:
