@@ -32,8 +32,49 @@ _EXCLUDED_DIRS = {"__pycache__", "tests"}
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
+# Packages that bundle many codecs of which the core uses a few: only these extension modules are shipped, with
+# the bundled libraries they link against. imagecodecs is 140 MB whole; the core needs its 12-bit JPEG decoder.
+KEEP_ONLY = {"imagecodecs": ("_shared", "_imcd", "_jpeg8")}
+
+
 class LayerError(RuntimeError):
     pass
+
+
+def prune_bundles(site: Path, keep_only: dict[str, tuple[str, ...]] = KEEP_ONLY) -> int:
+    """Remove the unused extension modules of ``keep_only``'s packages and the bundled libraries (in
+    ``<package>.libs``) that no kept binary names. Returns the bytes removed."""
+    removed = 0
+    for package, modules in keep_only.items():
+        extensions = sorted((site / package).glob("_*.so"))
+        kept = [path for path in extensions if path.name.split(".")[0] in modules]
+        # …and every extension module a kept one imports (e.g. "imagecodecs._shared_cython"), transitively.
+        pending = list(kept)
+        while pending:
+            binary = pending.pop().read_bytes()
+            for path in extensions:
+                if path not in kept and f"{package}.{path.name.split('.')[0]}".encode() in binary:
+                    kept.append(path)
+                    pending.append(path)
+        for path in extensions:
+            if path not in kept:
+                removed += path.stat().st_size
+                path.unlink()
+        libraries = sorted((site / f"{package}.libs").glob("*.so*"))
+        # A library is needed if a kept binary names it (its DT_NEEDED strings are plain text), transitively.
+        needed: set[Path] = set()
+        pending = list(kept)
+        while pending:
+            binary = pending.pop().read_bytes()
+            for library in libraries:
+                if library not in needed and library.name.encode() in binary:
+                    needed.add(library)
+                    pending.append(library)
+        for library in libraries:
+            if library not in needed:
+                removed += library.stat().st_size
+                library.unlink()
+    return removed
 
 
 @dataclass(frozen=True)
@@ -104,6 +145,7 @@ def build(arch: str = "arm64", output: Path | None = None, requirements: list[st
         copyleft = {name: text for name, text in packages.items() if is_gpl(text)}
         if copyleft:
             raise LayerError(f"GPL-licensed packages cannot be shipped in the layer: {copyleft}")
+        prune_bundles(site)
         shutil.copytree(CORE, site / "image_analyzer", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         unzipped = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         if unzipped > LAMBDA_UNZIPPED_LIMIT:

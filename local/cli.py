@@ -118,7 +118,7 @@ def _describe(result: JobResult) -> None:
         window = dicom.get("window") or {}
         console.print(
             f"  DICOM {dicom.get('modality')} {dicom.get('columns')}×{dicom.get('rows')}, {dicom.get('photometric')}, "
-            f"{dicom.get('bitsStored')} bits, frame {dicom.get('frameRendered')}/{dicom.get('frames')}, "
+            f"{dicom.get('bitsStored')} bits, frame {dicom.get('frameRendered')} of {dicom.get('frames')}, "
             f"{dicom.get('transferSyntax')}, window {window.get('center')}/{window.get('width')} ({window.get('source')})"
         )
 

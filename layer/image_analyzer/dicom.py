@@ -175,6 +175,14 @@ def _inflate_if_deflated(data: bytes) -> tuple[io.BytesIO, bool]:
     return out, True
 
 
+def _readable_int(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def frame_count(ds: Dataset) -> int:
     try:
         return max(1, int(ds.get("NumberOfFrames") or 1))
@@ -382,6 +390,8 @@ def render_dataset(
     """Render one frame (the middle one by default); ``window`` is a Window or a preset name."""
     check_decodable(ds)
     frames = frame_count(ds)
+    if "NumberOfFrames" in ds and not _readable_int(ds["NumberOfFrames"].value):
+        ds.NumberOfFrames = frames  # unreadable ('1A'): one frame, as DCMTK reads it; pydicom's decoder would fail
     index = frames // 2 if frame is None else frame
     if not 0 <= index < frames:
         raise ValueError(f"frame {index} is out of range: the file has {frames} frame(s)")
@@ -409,7 +419,7 @@ def render_dataset(
             ErrorCode.CORRUPT_DICOM, "The DICOM pixel data could not be decoded: it is corrupt or truncated."
         ) from exc
     meta = safe_metadata(ds)
-    meta["frameRendered"] = index
+    meta["frameRendered"] = index + 1  # 1-based, as DICOM numbers frames (and every user-facing output)
     if photometric in _GRAYSCALE:
         if arr.ndim != 2:
             raise ProcessingError(ErrorCode.UNSUPPORTED_DICOM, "The grayscale DICOM image has an unexpected shape.")

@@ -63,7 +63,11 @@ def sniff_format(head: bytes) -> ImageFormat | None:
         return ImageFormat.GIF
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return ImageFormat.WEBP
-    if head.startswith(b"BM") and len(head) >= 18 and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124):
+    if (
+        head.startswith(b"BM")
+        and len(head) >= 18
+        and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124)
+    ):
         return ImageFormat.BMP  # "BM" and a known DIB header size: "BM" alone starts too many other files
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return ImageFormat.TIFF

@@ -95,7 +95,7 @@ function renderDicom(card, dicom) {
   const window_ = dicom.window || {};
   const rows = [
     ["Modality", dicom.modality], ["Body part", dicom.bodyPart], ["Size", `${dicom.columns} × ${dicom.rows}`],
-    ["Frame", `${dicom.frameRendered + 1} of ${dicom.frames}`], ["Photometric", dicom.photometric],
+    ["Frame", `${dicom.frameRendered} of ${dicom.frames}`], ["Photometric", dicom.photometric],
     ["Bits stored", dicom.bitsStored], ["Transfer syntax", dicom.transferSyntax],
     ["Window", window_.source ? `${window_.center ?? "–"} / ${window_.width ?? "–"} (${window_.source})` : "colour, not windowed"],
   ];

@@ -43,6 +43,7 @@ def test_analyze_prints_labels_saves_images_and_exits_zero(stack, tmp_path: Path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Cat" in result.stdout and "2 complete, 0 error" in result.stdout
+    assert "frame 1 of 1" in result.stdout  # frames are 1-based wherever a user reads them
     assert (tmp_path / "out" / "cat.analysed.jpg").read_bytes() == cat.read_bytes()
     assert (tmp_path / "out" / "CT_small.analysed.png").read_bytes().startswith(b"\x89PNG")
 

@@ -54,7 +54,7 @@ def test_dicom_completes_with_metadata_and_a_rendered_png(client, name, modality
     assert result.ok, result.record
     dicom = result.record["results"]["dicom"]
     assert (dicom["modality"], dicom["photometric"], dicom["frames"]) == (modality, photometric, frames)
-    assert dicom["frameRendered"] == frames // 2
+    assert dicom["frameRendered"] == frames // 2 + 1  # 1-based
     assert "LabelModelVersion" in result.record["results"]
     png = Image.open(io.BytesIO(client.download(result.record["imageUrl"])))
     assert png.format == "PNG" and png.size == (dicom["columns"], dicom["rows"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -56,3 +58,41 @@ def test_layer_is_built_for_lambda_python312_deterministically(tmp_path: Path) -
         platform_tags = [line for w in wheels for line in w.splitlines() if line.startswith("Tag:") and "linux" in line]
         assert platform_tags and all("aarch64" in t for t in platform_tags)
         assert all("x86_64" not in t for t in platform_tags)
+
+
+def test_pruned_imagecodecs_still_decodes_twelve_bit_jpeg(tmp_path: Path) -> None:
+    """The layer keeps only the codecs the core uses: prune this machine's imagecodecs the same way and decode
+    the 12-bit JPEG Extended sample with what is left, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    import imagecodecs
+
+    installed = Path(imagecodecs.__file__).parent
+    shutil.copytree(installed, tmp_path / "imagecodecs")
+    if (installed.parent / "imagecodecs.libs").exists():
+        shutil.copytree(installed.parent / "imagecodecs.libs", tmp_path / "imagecodecs.libs")
+    before = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+    removed = build.prune_bundles(tmp_path)
+    assert removed > before / 2, "most of imagecodecs is codecs the core does not use"
+    kept = {p.name.split(".")[0] for p in (tmp_path / "imagecodecs").glob("_*.so")}
+    assert set(build.KEEP_ONLY["imagecodecs"]) <= kept and len(kept) <= 6  # and what they import
+    script = (
+        "import imagecodecs, pydicom\n"
+        f"assert imagecodecs.__file__.startswith({str(tmp_path)!r})\n"
+        "from pydicom.encaps import generate_frames\n"
+        "from local.samples import sample_path\n"
+        "ds = pydicom.dcmread(sample_path('JPGExtended.dcm'))\n"
+        "frame = next(generate_frames(ds.PixelData, number_of_frames=1))\n"
+        "pixels = imagecodecs.jpeg8_decode(frame)\n"
+        "print(pixels.dtype, pixels.shape)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{build.ROOT}"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["uint16", "(1024,", "256)"]

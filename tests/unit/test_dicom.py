@@ -154,7 +154,7 @@ def test_per_frame_functional_groups_drive_the_window() -> None:
 @pytest.mark.parametrize("index", [0, 3, 9])
 def test_multiframe_renders_the_chosen_frame(index: int) -> None:
     rendering = render("emri_small.dcm", frame=index)
-    assert rendering.metadata["frameRendered"] == index
+    assert rendering.metadata["frameRendered"] == index + 1  # 1-based in results
     assert rendering.metadata["frames"] == 10
     assert_monotone(stored("emri_small.dcm", index=index), rendering.pixels)
     other = render("emri_small.dcm", frame=(index + 1) % 10)
@@ -171,12 +171,12 @@ def test_multiframe_decodes_one_frame_only() -> None:
     finally:
         tracemalloc.stop()
     assert rendering.pixels.shape == (480, 640, 3)
-    assert rendering.metadata["frameRendered"] == 60
+    assert rendering.metadata["frameRendered"] == 61
     assert peak < all_frames_bytes / 5, f"peak {peak / 1e6:.1f} MB suggests more than one frame was decoded"
 
 
 def test_default_frame_is_the_middle_one() -> None:
-    assert render("emri_small.dcm").metadata["frameRendered"] == 5
+    assert render("emri_small.dcm").metadata["frameRendered"] == 6  # frame 6 of 10, 1-based
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,138 @@
+"""DCMTK as an independent oracle: our 8-bit renders equal ``dcmj2pnm``'s within one grey level.
+
+Every greyscale test file (pydicom's and pydicom-data's) that DCMTK can decode is compared on the frame we render:
+with the file's own first window (``+Wi 1``) or VOI LUT (``+Wl 1``) where it has one, else with the same explicit
+window on both sides (``+Ww c w``). DCMTK truncates where we round, hence one level of tolerance.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from image_analyzer import dicom
+from image_analyzer.errors import ProcessingError
+
+DCMJ2PNM = shutil.which("dcmj2pnm")
+MIN_FILES_COMPARED = 30
+# DCMTK 3.6.7 renders these 32-bit explicit big-endian files unlike their little-endian twins (the same values):
+# we are compared with DCMTK's render of the twin instead, and the twin's render must differ from DCMTK's own
+# render of the big-endian file for the exception to stand.
+DCMTK_BIG_ENDIAN_DEFECT = {"rtdose_expb.dcm": "rtdose.dcm", "rtdose_expb_1frame.dcm": "rtdose_1frame.dcm"}
+
+
+def _test_files() -> list[Path]:
+    from pydicom.data import get_testdata_files
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns that its optional downloads are unavailable offline
+        files = [Path(f) for f in get_testdata_files("*.dcm")]
+    try:
+        import data_store
+
+        files += sorted((Path(data_store.__file__).parent / "data").glob("*.dcm"))
+    except ImportError:
+        pass
+    return sorted(set(files), key=lambda p: p.name)
+
+
+def _case(path: Path) -> tuple[list[str], dicom.Window | None, int] | None:
+    """(dcmj2pnm's window options, our window override, the 0-based frame) for a greyscale file, else None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = dicom.read_dataset(path.read_bytes())
+            dicom.check_decodable(ds)
+    except (ProcessingError, OSError):
+        return None
+    if str(ds.get("PhotometricInterpretation", "")).strip() not in ("MONOCHROME1", "MONOCHROME2"):
+        return None
+    frame = dicom.frame_count(ds) // 2
+    view = dicom._frame_view(ds, frame)
+    if view.get("VOILUTSequence"):
+        return ["+Wl", "1"], None, frame
+    if "WindowCenter" in view and "WindowWidth" in view:
+        return ["+Wi", "1"], None, frame
+    # No window of its own: the same explicit window on both sides, over the frame's own modality values.
+    try:
+        values = dicom.modality_values(path.read_bytes(), frame)
+    except Exception:  # undecodable here: not comparable
+        return None
+    low, high = float(values.min()), float(values.max())
+    center, width = round((low + high) / 2), max(2, round(high - low))
+    return ["+Ww", str(center), str(width)], dicom.Window(center, width), frame
+
+
+def _dcmtk_render(path: Path, options: list[str], frame: int, out: Path) -> np.ndarray | None:
+    target = out / f"{path.stem}.png"
+    done = subprocess.run(
+        # -O: DCMTK burns overlay planes into the picture by default; we do not render overlays.
+        [DCMJ2PNM, "--quiet", "+on", "-O", "+F", str(frame + 1), *options, str(path), str(target)],  # type: ignore[list-item]
+        capture_output=True,
+        timeout=120,
+    )
+    if done.returncode != 0 or not target.exists():
+        return None  # a transfer syntax DCMTK's build cannot decode (JPEG 2000): not comparable
+    return np.asarray(Image.open(target))
+
+
+def test_our_renders_equal_dcmtk_within_one_level(tmp_path, report) -> None:
+    if DCMJ2PNM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("dcmtk is not installed; CI must install it (apt-get install dcmtk)")
+        pytest.skip("dcmtk is not installed (apt-get install dcmtk): the DCMTK oracle cannot run")
+    compared, mismatched, not_decodable = [], [], []
+    for path in _test_files():
+        case = _case(path)
+        if case is None:
+            continue
+        options, window, frame = case
+        theirs = _dcmtk_render(path, options, frame, tmp_path)
+        if theirs is None:
+            not_decodable.append(path.name)
+            continue
+        if path.name in DCMTK_BIG_ENDIAN_DEFECT:
+            twin = _dcmtk_render(path.with_name(DCMTK_BIG_ENDIAN_DEFECT[path.name]), options, frame, tmp_path)
+            assert twin is not None and int(np.abs(twin.astype(int) - theirs.astype(int)).max()) > 1, path.name
+            theirs = twin
+        try:
+            ours = dicom.render(path.read_bytes(), frame=frame, window=window).pixels
+        except ProcessingError as exc:
+            mismatched.append(f"{path.name}: DCMTK renders it, we refuse it ({exc.code}: {exc.message})")
+            continue
+        if theirs.shape != ours.shape:
+            mismatched.append(f"{path.name}: shape {ours.shape} vs DCMTK {theirs.shape}")
+            continue
+        difference = int(np.abs(ours.astype(int) - theirs.astype(int)).max())
+        compared.append(path.name)
+        if difference > 1:
+            mismatched.append(f"{path.name} ({' '.join(options)}): differs by up to {difference} levels")
+    report(
+        f"DCMTK oracle: {len(compared)} files equal within one level; "
+        f"{len(not_decodable)} not decodable by this DCMTK build ({', '.join(not_decodable[:6])}…)"
+    )
+    assert mismatched == []
+    assert len(compared) >= MIN_FILES_COMPARED
+
+
+def test_the_oracle_would_see_a_wrong_render(tmp_path) -> None:
+    """The comparison is not vacuous: the naive rendering of a MONOCHROME1 radiograph (not inverted) differs from
+    DCMTK's by far more than a level."""
+    if DCMJ2PNM is None:
+        pytest.skip("dcmtk is not installed")
+    from local.samples import sample_path
+
+    path = sample_path("RG3_UNCR.dcm")
+    case = _case(path)
+    assert case is not None
+    theirs = _dcmtk_render(path, case[0], case[2], tmp_path)
+    assert theirs is not None
+    naive = dicom.naive_render(path.read_bytes())
+    assert int(np.abs(naive.astype(int) - theirs.astype(int)).max()) > 10
