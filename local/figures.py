@@ -146,7 +146,9 @@ def results_table_html(rows: list[dict[str, Any]]) -> str:
         )
         d = results.get("dicom") or {}
         summary = (
-            f"{d.get('modality')} {d.get('photometric')} frame {d.get('frameRendered')} of {d.get('frames')}" if d else ""
+            f"{d.get('modality')} {d.get('photometric')} frame {d.get('frameRendered')} of {d.get('frames')}"
+            if d
+            else ""
         )
         error = f"{record.get('errorCode')}: {record.get('error')}" if record.get("error") else ""
         cells = (row["name"], record.get("status"), labels, summary, error)
