@@ -18,6 +18,7 @@ import sys
 import tempfile
 import tomllib
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,39 +42,34 @@ class LayerError(RuntimeError):
     pass
 
 
+def _named_closure(roots: list[Path], candidates: list[Path], name: Callable[[Path], str]) -> list[Path]:
+    """``roots`` plus every candidate whose name appears in the bytes of one already included, transitively."""
+    included, pending = list(roots), list(roots)
+    while pending:
+        binary = pending.pop().read_bytes()
+        for candidate in candidates:
+            if candidate not in included and name(candidate).encode() in binary:
+                included.append(candidate)
+                pending.append(candidate)
+    return [path for path in included if path not in roots or path in candidates]
+
+
 def prune_bundles(site: Path, keep_only: dict[str, tuple[str, ...]] = KEEP_ONLY) -> int:
     """Remove the unused extension modules of ``keep_only``'s packages and the bundled libraries (in
     ``<package>.libs``) that no kept binary names. Returns the bytes removed."""
     removed = 0
     for package, modules in keep_only.items():
         extensions = sorted((site / package).glob("_*.so"))
-        kept = [path for path in extensions if path.name.split(".")[0] in modules]
-        # …and every extension module a kept one imports (e.g. "imagecodecs._shared_cython"), transitively.
-        pending = list(kept)
-        while pending:
-            binary = pending.pop().read_bytes()
-            for path in extensions:
-                if path not in kept and f"{package}.{path.name.split('.')[0]}".encode() in binary:
-                    kept.append(path)
-                    pending.append(path)
-        for path in extensions:
-            if path not in kept:
+        roots = [path for path in extensions if path.name.split(".")[0] in modules]
+        # …and every extension module a kept one imports (e.g. "imagecodecs._shared_cython").
+        kept = _named_closure(roots, extensions, lambda path, package=package: f"{package}.{path.name.split('.')[0]}")
+        # A bundled library is needed if a kept binary names it (its DT_NEEDED strings are plain text).
+        libraries = sorted((site / f"{package}.libs").glob("*.so*"))
+        needed = _named_closure(kept, libraries, lambda path: path.name)
+        for path in [*extensions, *libraries]:
+            if path not in kept and path not in needed:
                 removed += path.stat().st_size
                 path.unlink()
-        libraries = sorted((site / f"{package}.libs").glob("*.so*"))
-        # A library is needed if a kept binary names it (its DT_NEEDED strings are plain text), transitively.
-        needed: set[Path] = set()
-        pending = list(kept)
-        while pending:
-            binary = pending.pop().read_bytes()
-            for library in libraries:
-                if library not in needed and library.name.encode() in binary:
-                    needed.add(library)
-                    pending.append(library)
-        for library in libraries:
-            if library not in needed:
-                removed += library.stat().st_size
-                library.unlink()
     return removed
 
 

@@ -103,28 +103,14 @@ class LocalStack:
             self.labels.await_ready()
             self.runtime.await_ready()
             self.api = ApiServer(self.runtime, settings.values["ALLOWED_ORIGINS"].split(","), port=opts.port).start()
-            self.poller = QueuePoller(
-                self.client("sqs"),
-                self.resources.queue_url,
-                self.resources.queue_arn,
-                lambda event: self.runtime.invoke(QUEUE.consumer, event),  # type: ignore[union-attr]
-                batch_size=QUEUE.batch_size,
-                concurrency=min(opts.processor_workers, QUEUE.max_concurrency),
-                region=REGION,
-                on_error=lambda message: sink("poller", message),
-                function=QUEUE.consumer,
-            ).start()
-            self.dead_letter_poller = QueuePoller(
-                self.client("sqs"),
-                self.resources.dlq_url,
-                self.resources.dlq_arn,
-                lambda event: self.runtime.invoke(QUEUE.dead_letter_consumer, event),  # type: ignore[union-attr]
-                batch_size=QUEUE.dead_letter_batch_size,
-                concurrency=1,
-                region=REGION,
-                on_error=lambda message: sink("dead-letter poller", message),
-                function=QUEUE.dead_letter_consumer,
-            ).start()
+            self.poller = self._poller(
+                self.resources.queue_url, self.resources.queue_arn, QUEUE.consumer, QUEUE.batch_size,
+                concurrency=min(opts.processor_workers, QUEUE.max_concurrency), log=sink, label="poller",
+            )  # fmt: skip
+            self.dead_letter_poller = self._poller(
+                self.resources.dlq_url, self.resources.dlq_arn, QUEUE.dead_letter_consumer,
+                QUEUE.dead_letter_batch_size, concurrency=1, log=sink, label="dead-letter poller",
+            )  # fmt: skip
         except BaseException:
             self.stop()
             raise
@@ -142,6 +128,29 @@ class LocalStack:
                 except Exception as exc:  # keep stopping the rest
                     print(f"warning: stopping {type(part).__name__}: {exc}", file=sys.stderr)
         self.poller = self.dead_letter_poller = self.api = self.runtime = self.labels = self.backend = None
+
+    def _poller(
+        self,
+        url: str,
+        arn: str,
+        function: str,
+        batch_size: int,
+        concurrency: int,
+        log: Callable[[str, str], None],
+        label: str,
+    ) -> QueuePoller:
+        """A poller with Lambda's event-source-mapping semantics, feeding ``function`` from one queue."""
+        return QueuePoller(
+            self.client("sqs"),
+            url,
+            arn,
+            lambda event: self.runtime.invoke(function, event),  # type: ignore[union-attr]
+            batch_size=batch_size,
+            concurrency=concurrency,
+            region=REGION,
+            on_error=lambda message: log(label, message),
+            function=function,
+        ).start()
 
     def watch(self, on_failure: Callable[[str], None], every_s: float = 1.0) -> None:
         """Supervise the emulator: if it dies, every bucket, queue and table is gone with it, so rather than let
