@@ -50,6 +50,10 @@ class StackConfig:
     api_burst_limit: int
     layer_zip: str | None
     force_destroy: bool
+    # The optional classifier stage: a spec file (uploaded with its model by this program), or objects already in S3.
+    classifier_spec: str | None = None
+    classifier_spec_s3: str | None = None
+    classifier_model_s3: str | None = None
 
     @staticmethod
     def load() -> StackConfig:
@@ -74,6 +78,9 @@ class StackConfig:
             api_burst_limit=cfg.get_int("apiBurstLimit") or 40,
             layer_zip=cfg.get("layerZip"),
             force_destroy=cfg.get_bool("forceDestroy") or False,
+            classifier_spec=cfg.get("classifierSpec"),
+            classifier_spec_s3=cfg.get("classifierSpecS3"),
+            classifier_model_s3=cfg.get("classifierModelS3"),
         )
 
     def settings(self) -> StackSettings:
@@ -113,6 +120,37 @@ def layer_archive(config: StackConfig) -> tuple[pulumi.Asset, str]:
 
     digest = base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
     return pulumi.FileAsset(str(path)), digest
+
+
+def s3_object_arn(uri: str) -> str:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"expected s3://bucket/key, got {uri!r}")
+    return f"arn:aws:s3:::{uri[5:]}"
+
+
+def classifier_objects(config: StackConfig, bucket: aws.s3.Bucket) -> tuple[Any, list[Any]] | None:
+    """Where the processor reads its classifier (CLASSIFIER_SPEC) and the ARNs of the two objects it may read:
+    a local spec is uploaded with its model under artifacts/classifier/; S3 objects are used where they are."""
+    if config.classifier_spec:
+        spec_path = Path(config.classifier_spec)
+        model_name = json.loads(spec_path.read_text())["model"]
+        model_path = spec_path.parent / model_name
+        spec_key = f"{ARTIFACTS_PREFIX}classifier/{spec_path.name}"
+        model_key = f"{ARTIFACTS_PREFIX}classifier/{model_name}"
+        spec_object = aws.s3.BucketObjectv2(
+            "classifier-spec", bucket=bucket.id, key=spec_key, source=pulumi.FileAsset(str(spec_path))
+        )
+        model_object = aws.s3.BucketObjectv2(
+            "classifier-model", bucket=bucket.id, key=model_key, source=pulumi.FileAsset(str(model_path))
+        )
+        arns = [pulumi.Output.concat(bucket.arn, "/", o.key) for o in (spec_object, model_object)]
+        return pulumi.Output.concat("s3://", bucket.id, "/", spec_object.key), arns
+    if config.classifier_spec_s3:
+        if not config.classifier_model_s3:
+            raise ValueError("image-analyzer:classifierModelS3 is required with classifierSpecS3")
+        arns = [s3_object_arn(config.classifier_spec_s3), s3_object_arn(config.classifier_model_s3)]
+        return config.classifier_spec_s3, arns
+    return None
 
 
 def build_stack() -> dict[str, pulumi.Output[Any]]:
@@ -249,6 +287,7 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
     code = pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(ROOT / "handlers"))})
 
     bucket_objects = lambda prefix_: pulumi.Output.concat(bucket.arn, "/", prefix_, "*")  # noqa: E731
+    classifier = classifier_objects(config, bucket)
     permissions: dict[str, list[dict[str, Any]]] = {
         "request_upload": [
             statement(["s3:PutObject"], [bucket_objects(UPLOAD_PREFIX)]),
@@ -265,6 +304,8 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
                 [queue.arn],
             ),
+            # The classifier's spec and model, and nothing else of the artifacts.
+            *([statement(["s3:GetObject"], classifier[1])] if classifier else []),
         ],
         "dead_letter": [
             statement(["dynamodb:UpdateItem"], [table.arn]),
@@ -308,9 +349,11 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
                 [*permissions[name], statement(LOGS_ACTIONS, [pulumi.Output.concat(log_group.arn, ":*")])]
             ),
         )
-        environment = bucket.id.apply(
-            lambda bucket_name, n=name: table.name.apply(
-                lambda table_name: settings.environment_for(n, bucket_name, table_name)
+        classifier_location = classifier[0] if classifier and name == QUEUE.consumer else ""
+        environment = pulumi.Output.all(bucket.id, table.name, classifier_location).apply(
+            lambda values, n=name: (
+                settings.environment_for(n, values[0], values[1])
+                | ({"CLASSIFIER_SPEC": values[2]} if values[2] else {})
             )
         )
         functions[name] = aws.lambda_.Function(

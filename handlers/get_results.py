@@ -30,11 +30,14 @@ def get_results() -> Response:
     item = JobStore(aws.dynamodb_table(required("TABLE_NAME"))).get(job_id)
     if item is None:
         raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
-    image_url = None
+    image_url = crop_url = None
     if item.get("status") == JobStatus.COMPLETE and item.get("imageKey"):
         objects = ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
-        image_url = objects.presigned_get(str(item["imageKey"]), int_setting("URL_EXPIRY_SECONDS", minimum=1))
-    return json_response(200, api_view(item, image_url))
+        expiry = int_setting("URL_EXPIRY_SECONDS", minimum=1)
+        image_url = objects.presigned_get(str(item["imageKey"]), expiry)
+        if item.get("cropKey"):
+            crop_url = objects.presigned_get(str(item["cropKey"]), expiry)
+    return json_response(200, api_view(item, image_url, crop_url))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_analyzer import aws
-from image_analyzer.config import float_setting, int_setting, required
+from image_analyzer.config import float_setting, int_setting, required, setting
 from image_analyzer.events import object_keys, s3_event_from_message
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
@@ -35,7 +35,24 @@ def processor() -> Processor:
         objects=ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET")),
         labels=LabelDetector(aws.rekognition_client(), int_setting("MAX_LABELS", 1), float_setting("MIN_CONFIDENCE")),
         max_upload_bytes=int_setting("MAX_UPLOAD_BYTES", minimum=1),
+        classifier=classifier if setting("CLASSIFIER_SPEC") else None,
     )
+
+
+@functools.cache
+def classifier() -> Any:
+    """The configured model, loaded once per warm worker (or why it cannot be loaded, recorded on each job)."""
+    from image_analyzer.classifier import ClassifierError
+    from image_analyzer.models import load_classifier
+
+    def s3_read(bucket: str, key: str) -> bytes:
+        return ObjectStore(aws.s3_client(), bucket).read_all(key)
+
+    try:
+        return load_classifier(setting("CLASSIFIER_SPEC"), s3_read)
+    except ClassifierError as exc:
+        logger.error("classifier unavailable; jobs complete without it", extra={"reason": str(exc)})
+        return exc
 
 
 def lease_seconds(context: LambdaContext) -> float:

@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "layer" / "dist"
 CORE = ROOT / "layer" / "image_analyzer"
 PYTHON_VERSION = "3.12"
-PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): wheels for manylinux_2_28 and older fit
+# (onnxruntime publishes only manylinux_2_27/2_28 wheels).
+PLATFORMS = {
+    "arm64": ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
+    "x86_64": ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
+}
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 # Not what the functions need at run time (the Lambda runtime brings its own boto3 too, but we pin ours).
 _EXCLUDED_DIRS = {"__pycache__", "tests"}
@@ -131,7 +136,8 @@ def build(arch: str = "arm64", output: Path | None = None, requirements: list[st
         site = Path(tmp) / "python"  # Lambda adds /opt/python to sys.path
         command = [
             sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-            "--platform", PLATFORMS[arch], "--python-version", PYTHON_VERSION, "--implementation", "cp",
+            *(option for platform in PLATFORMS[arch] for option in ("--platform", platform)),
+            "--python-version", PYTHON_VERSION, "--implementation", "cp",
             "--only-binary=:all:", "--target", str(site), *(requirements or runtime_requirements()),
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True)

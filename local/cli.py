@@ -30,11 +30,13 @@ console = Console()
 _PROGRESS = {"requested": 1, "uploaded": 2, "pending": 2, "processing": 3, "complete": 4, "error": 4}
 
 
-def _start_stack(backend: str, port: int = 0, log: Any = None) -> Any:
+def _start_stack(backend: str, port: int = 0, log: Any = None, classifier: str | None = None) -> Any:
     from local.stack import LocalStack, StackOptions
 
+    # The processor reads the spec (and the model beside it) from this path, as a Lambda reads one under /opt.
+    settings = {"CLASSIFIER_SPEC": str(Path(classifier).resolve())} if classifier else {}
     with console.status(f"starting the local stack ({backend})…"):
-        stack = LocalStack(StackOptions(backend=backend, port=port, log=log)).start()
+        stack = LocalStack(StackOptions(backend=backend, port=port, log=log, settings=settings)).start()
     console.print(f"[green]local stack ready[/] ({backend}) in {stack.startup_seconds:.1f} s — API {stack.api_url}")
     return stack
 
@@ -62,7 +64,7 @@ class FunctionLog:
 def cmd_up(args: argparse.Namespace) -> int:
     log = FunctionLog(args.log_file)
     try:
-        stack = _start_stack(args.backend, args.port, log)
+        stack = _start_stack(args.backend, args.port, log, args.classifier)
     except OSError as exc:
         log.close()
         console.print(f"[red]cannot serve on port {args.port}: {exc.strerror}[/]; choose another with --port")
@@ -113,6 +115,17 @@ def _describe(result: JobResult) -> None:
         console.print(_labels_table(result))
     else:
         console.print(f"{result.name} — complete in {result.seconds:.2f} s: no label reached the minimum confidence")
+    classifier = (record.get("results") or {}).get("classifier")
+    if classifier:
+        if classifier.get("error"):
+            console.print(f"  classifier {classifier.get('model')}: [yellow]{classifier['error']}[/]")
+        else:
+            scores = ", ".join(f"{s['name']} {s['score']:.3f}" for s in classifier["scores"])
+            predicted = classifier["predicted"]
+            console.print(
+                f"  classifier {classifier['model']} v{classifier['version']}: {predicted['name']} "
+                f"(flag {predicted['index']}; {scores})"
+            )
     dicom = (record.get("results") or {}).get("dicom")
     if dicom:
         window = dicom.get("window") or {}
@@ -158,10 +171,20 @@ def analyze(client: ApiClient, items: list[tuple[str, bytes]], out: Path | None,
             )
             target.write_bytes(client.download(url))
             console.print(f"  saved {target}")
+            if crop_url := result.record.get("croppedImageUrl"):
+                crop = out / f"{Path(result.name).stem}.crop.png"
+                crop.write_bytes(client.download(crop_url))
+                console.print(f"  saved {crop} (the classifier's crop)")
     return results
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    if args.classifier and args.api:
+        console.print("[red]--classifier configures a local stack; a deployed stack has its own (Pulumi config)[/]")
+        return 2
+    if args.classifier and not Path(args.classifier).is_file():
+        console.print(f"[red]no such classifier spec:[/] {args.classifier}")
+        return 2
     files = [Path(f) for f in args.files]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -170,7 +193,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with ExitStack() as stack_scope:
         api = args.api
         if api is None:
-            stack = _start_stack(args.backend)
+            stack = _start_stack(args.backend, classifier=args.classifier)
             stack_scope.callback(stack.stop)
             api = stack.api_url
         results = analyze(ApiClient(api), [(f.name, f.read_bytes()) for f in files], Path(args.out), args.timeout)
@@ -242,12 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="local-stack.log",
         help="where the functions' logs go (JSON lines with the jobId); '-' for the console (default: %(default)s)",
     )
+    up.add_argument("--classifier", metavar="SPEC", help="run this ONNX classifier spec (JSON) on every image")
     up.set_defaults(run=cmd_up)
     an = commands.add_parser("analyze", parents=[backend_option], help="analyse image or DICOM files")
     an.add_argument("files", nargs="+")
     an.add_argument("--api", help="API URL of a running stack (default: start a local one)")
     an.add_argument("--out", default="analysed", help="folder for the analysed images")
     an.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each job")
+    an.add_argument(
+        "--classifier", metavar="SPEC", help="run this ONNX classifier spec (JSON) on the local stack it starts"
+    )
     an.set_defaults(run=cmd_analyze)
     demo = commands.add_parser("demo", parents=[backend_option], help="start the local stack and analyse sample images")
     demo.add_argument("--out", default="analysed")

@@ -96,9 +96,11 @@ def mock_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockStack]:
         import handlers.process_image
 
         handlers.process_image.processor.cache_clear()
+        handlers.process_image.classifier.cache_clear()
         yield MockStack(resources.bucket, resources.table, resources.queue_url, resources.dlq_url)
         aws.reset()
         handlers.process_image.processor.cache_clear()
+        handlers.process_image.classifier.cache_clear()
 
 
 _REPORTS = pytest.StashKey[list[str]]()

@@ -42,6 +42,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("RETENTION_DAYS", "7", "Days a job record (TTL) and its objects (lifecycle) are kept."),
         Setting("MAX_RECEIVE_COUNT", "3", "Deliveries of a message before it is redriven to the DLQ."),
         Setting("LOG_LEVEL", "INFO", "Log level of every function."),
+        Setting(
+            "CLASSIFIER_SPEC",
+            "",
+            "Optional classifier stage: s3://bucket/spec.json or a path; empty turns the stage off.",
+        ),
     )
 }
 
@@ -79,7 +84,14 @@ FUNCTIONS: dict[str, FunctionDef] = {
             memory_mb=1024,
             timeout_s=300,
             description="Renders DICOM, asks Rekognition for labels and records the outcome.",
-            environment=(*_COMMON_ENV, "MAX_UPLOAD_BYTES", "MIN_CONFIDENCE", "MAX_LABELS", "MAX_RECEIVE_COUNT"),
+            environment=(
+                *_COMMON_ENV,
+                "MAX_UPLOAD_BYTES",
+                "MIN_CONFIDENCE",
+                "MAX_LABELS",
+                "MAX_RECEIVE_COUNT",
+                "CLASSIFIER_SPEC",
+            ),
             needs_imaging=True,
         ),
         FunctionDef(

@@ -101,10 +101,11 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
-def api_view(item: dict[str, Any], image_url: str | None) -> dict[str, Any]:
-    """The record in the shape the API promises (DESIGN.md, GET /get-results)."""
+def api_view(item: dict[str, Any], image_url: str | None, crop_url: str | None = None) -> dict[str, Any]:
+    """The record in the shape the API promises (DESIGN.md, GET /get-results). With a classifier configured, the
+    original clients' top-level ``flag`` (the predicted class index) and ``croppedImageUrl`` come too."""
     plain = from_dynamo(item)
-    return {
+    view = {
         "jobId": plain["jobId"],
         "status": plain["status"],
         "results": plain.get("results"),
@@ -114,3 +115,8 @@ def api_view(item: dict[str, Any], image_url: str | None) -> dict[str, Any]:
         "createdAt": plain.get("createdAt"),
         "updatedAt": plain.get("updatedAt"),
     }
+    classifier = (plain.get("results") or {}).get("classifier")
+    if classifier is not None:
+        view["flag"] = (classifier.get("predicted") or {}).get("index")
+        view["croppedImageUrl"] = crop_url
+    return view

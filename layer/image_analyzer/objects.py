@@ -62,5 +62,8 @@ class ObjectStore:
         body = stream.read()
         return StoredObject(key, len(body), body[:sniff_bytes], body)
 
+    def read_all(self, key: str) -> bytes:
+        return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
     def write(self, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)

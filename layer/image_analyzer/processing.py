@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from image_analyzer import imaging
+from image_analyzer.classifier import (
+    Classifier,
+    ClassifierError,
+    open_for_classification,
+)
+from image_analyzer.classifier import error_fields as classifier_error_fields
+from image_analyzer.classifier import result_fields as classifier_fields
 from image_analyzer.definitions import CONVERTED_PREFIX
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import ImageFormat
@@ -116,12 +124,21 @@ def converted_key(job_id: str) -> str:
     return f"{CONVERTED_PREFIX}{job_id}.png"
 
 
+def crop_key(job_id: str) -> str:
+    return f"{CONVERTED_PREFIX}{job_id}-crop.png"
+
+
+# The classifier stage: None when none is configured, the loaded model, or why it could not be loaded.
+ClassifierSource = Callable[[], "Classifier | ClassifierError | None"]
+
+
 @dataclass
 class Processor:
     store: JobStore
     objects: ObjectStore
     labels: LabelDetector
     max_upload_bytes: int
+    classifier: ClassifierSource | None = None
 
     def process(self, key: str, lease_seconds: float, final_attempt: bool = False) -> Result:
         """Process one object. Transient failures raise (the delivery is retried); on the final attempt the job
@@ -140,7 +157,7 @@ class Processor:
         assert claim.item is not None
         try:
             try:
-                results, image_key = self._analyse_and_label(job_id, key, str(claim.item.get("fileType", "")))
+                results, image_key, crop = self._analyse_and_label(job_id, key, str(claim.item.get("fileType", "")))
             except ProcessingError as exc:
                 self.store.fail(job_id, exc.code.value, exc.message, utc_now())
                 return Result(Outcome.FAILED, job_id, exc.code.value, time.perf_counter() - started)
@@ -153,10 +170,10 @@ class Processor:
                     utc_now(),
                 )
             raise
-        self.store.complete(job_id, results, image_key, utc_now())
+        self.store.complete(job_id, results, image_key, utc_now(), crop_key=crop)
         return Result(Outcome.COMPLETED, job_id, None, time.perf_counter() - started)
 
-    def _analyse_and_label(self, job_id: str, key: str, declared_type: str) -> tuple[dict[str, Any], str]:
+    def _analyse_and_label(self, job_id: str, key: str, declared_type: str) -> tuple[dict[str, Any], str, str | None]:
         stored = self.objects.read(key, self.max_upload_bytes)
         if stored is None:
             raise ProcessingError(ErrorCode.EMPTY_OBJECT, "The uploaded file is no longer in storage.")
@@ -174,4 +191,24 @@ class Processor:
         results["image"] = analysis.image
         if analysis.dicom is not None:
             results["dicom"] = analysis.dicom
-        return results, image_key
+        crop = None
+        if self.classifier is not None and (loaded := self.classifier()) is not None:
+            results["classifier"], crop = self._classify(job_id, loaded, analysis.rendered_png or stored.body)
+        return results, image_key, crop
+
+    def _classify(
+        self, job_id: str, loaded: Classifier | ClassifierError, image_bytes: bytes
+    ) -> tuple[dict[str, Any], str | None]:
+        """The second stage, on the pixels the user sees. Whatever goes wrong in it is recorded in
+        ``classifier.error``; the job still completes with its labels."""
+        if isinstance(loaded, ClassifierError):
+            return classifier_error_fields(None, str(loaded)), None
+        try:
+            classification = loaded.classify(open_for_classification(image_bytes))
+        except (ClassifierError, ProcessingError) as exc:
+            return classifier_error_fields(loaded.spec, str(exc)), None
+        except Exception as exc:  # a model is third-party code: nothing it does may fail the job
+            return classifier_error_fields(loaded.spec, f"the classifier failed: {type(exc).__name__}"), None
+        key = crop_key(job_id)
+        self.objects.write(key, classification.crop_png, "image/png")
+        return classifier_fields(loaded.spec, classification), key

@@ -96,8 +96,11 @@ class JobStore:
                 return False
             raise
 
-    def complete(self, job_id: str, results: dict[str, Any], image_key: str, now: datetime) -> bool:
-        return self._finish(job_id, JobStatus.COMPLETE, now, {"results": results, "imageKey": image_key})
+    def complete(
+        self, job_id: str, results: dict[str, Any], image_key: str, now: datetime, crop_key: str | None = None
+    ) -> bool:
+        fields = {"results": results, "imageKey": image_key, **({"cropKey": crop_key} if crop_key else {})}
+        return self._finish(job_id, JobStatus.COMPLETE, now, fields)
 
     def fail(self, job_id: str, code: str, message: str, now: datetime) -> bool:
         return self._finish(job_id, JobStatus.ERROR, now, {"error": message, "errorCode": code})

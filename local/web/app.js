@@ -111,6 +111,33 @@ function renderDicom(card, dicom) {
   card.querySelector(".dicom").hidden = false;
 }
 
+function renderClassifier(card, record) {
+  const classifier = (record.results || {}).classifier;
+  if (!classifier) return;
+  const section = card.querySelector(".classifier");
+  const verdict = section.querySelector(".classifier-verdict");
+  if (classifier.error) {
+    verdict.textContent = `${classifier.model || "The classifier"} did not run: ${classifier.error}`;
+    verdict.classList.add("error-text");
+  } else {
+    verdict.textContent = `${classifier.model} v${classifier.version}: ${classifier.predicted.name} (flag ${record.flag})`;
+    const list = section.querySelector(".classifier-scores");
+    list.replaceChildren();
+    for (const score of classifier.scores) {
+      const item = document.createElement("li");
+      item.textContent = `${score.name}: ${(score.score * 100).toFixed(1)}%`;
+      list.append(item);
+    }
+  }
+  if (record.croppedImageUrl) {
+    const crop = section.querySelector(".classifier-crop");
+    crop.src = record.croppedImageUrl;
+    crop.alt = `The region the classifier saw in ${card.querySelector(".job-name").textContent}`;
+    crop.hidden = false;
+  }
+  section.hidden = false;
+}
+
 function renderResult(card, record) {
   const results = record.results || {};
   const body = card.querySelector(".job-body");
@@ -122,6 +149,7 @@ function renderResult(card, record) {
   card.querySelector(".caption").textContent = `${info.format || ""} ${info.width || "?"} × ${info.height || "?"} px`;
   renderLabels(card, results.Labels || [], frame);
   renderDicom(card, results.dicom);
+  renderClassifier(card, record);
   body.hidden = false;
 }
 

@@ -47,20 +47,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, []
 
 
-@pytest.fixture(scope="module")
-def program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    layer_zip = tmp_path_factory.mktemp("layer") / "layer.zip"
+def run_program(config: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    """The program under mocks with this stack config; every Output must resolve."""
+    layer_zip = tmp_path / "layer.zip"
     with zipfile.ZipFile(layer_zip, "w") as archive:
         archive.writestr("python/placeholder.txt", "mock")
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="image-analyzer", stack="test", preview=False)
-    pulumi.runtime.set_all_config(
-        {
-            "image-analyzer:layerZip": str(layer_zip),
-            "image-analyzer:allowedOrigins": json.dumps(["https://app.example.com"]),
-            "image-analyzer:processorConcurrency": "4",
-        }
-    )
+    pulumi.runtime.set_all_config({"image-analyzer:layerZip": str(layer_zip), **config})
     module = runpy.run_path(str(ROOT / "__main__.py"), run_name="image_analyzer_stack")
     outputs = module["build_stack"]()
     resolved = resolve(pulumi.Output.all(**outputs))
@@ -68,6 +62,15 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     _sync_await(asyncio.wait_for(wait_for_rpcs(), RESOLVE_TIMEOUT_S))
     return {"outputs": resolved, "resources": mocks.resources}
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    config = {
+        "image-analyzer:allowedOrigins": json.dumps(["https://app.example.com"]),
+        "image-analyzer:processorConcurrency": "4",
+    }
+    return run_program(config, tmp_path_factory.mktemp("layer"))
 
 
 RESOLVE_TIMEOUT_S = 30

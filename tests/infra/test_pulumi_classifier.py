@@ -1,0 +1,67 @@
+"""The classifier stage as deployed: the spec and model wired to the processor, which may read those two objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.test_pulumi_program import of_type, run_program
+from tests.support import brightness_model, write_classifier
+
+
+def processor(program: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    policies = dict(of_type(program, "aws:iam/rolePolicy:RolePolicy"))
+    statements = json.loads(policies["process_image-policy"]["policy"])["Statement"]
+    return functions["process_image"]["environment"]["variables"], statements
+
+
+def reads(statements: list[dict[str, Any]]) -> list[str]:
+    return sorted(r for st in statements if "s3:GetObject" in st["Action"] for r in st["Resource"])
+
+
+def test_a_local_spec_is_uploaded_with_its_model_and_only_they_are_readable(tmp_path) -> None:
+    spec = write_classifier(tmp_path / "model", brightness_model(), classes=["a", "b"], input={"width": 8, "height": 8})
+    program = run_program({"image-analyzer:classifierSpec": str(spec)}, tmp_path)
+    objects = {name: inputs for name, inputs in of_type(program, "aws:s3/bucketObjectv2:BucketObjectv2")}
+    assert objects["classifier-spec"]["key"] == "artifacts/classifier/spec.json"
+    assert objects["classifier-model"]["key"] == "artifacts/classifier/model.onnx"
+    variables, statements = processor(program)
+    assert variables["CLASSIFIER_SPEC"] == "s3://uploads-id/artifacts/classifier/spec.json"
+    assert reads(statements) == [
+        "arn:aws:s3:::uploads-id/artifacts/classifier/model.onnx",
+        "arn:aws:s3:::uploads-id/artifacts/classifier/spec.json",
+        "arn:aws:s3:::uploads-id/uploads/*",
+    ], "exactly the two objects besides the uploads: not the layer, not the artifacts prefix"
+    others = dict(of_type(program, "aws:lambda/function:Function"))
+    assert all(
+        "CLASSIFIER_SPEC" not in f["environment"]["variables"] for n, f in others.items() if n != "process_image"
+    )
+
+
+def test_objects_already_in_s3_are_used_where_they_are(tmp_path) -> None:
+    config = {
+        "image-analyzer:classifierSpecS3": "s3://models-bucket/ett/spec.json",
+        "image-analyzer:classifierModelS3": "s3://models-bucket/ett/ett.onnx",
+    }
+    program = run_program(config, tmp_path)
+    assert not [name for name, _ in of_type(program, "aws:s3/bucketObjectv2:BucketObjectv2") if "classifier" in name]
+    variables, statements = processor(program)
+    assert variables["CLASSIFIER_SPEC"] == "s3://models-bucket/ett/spec.json"
+    assert {"arn:aws:s3:::models-bucket/ett/spec.json", "arn:aws:s3:::models-bucket/ett/ett.onnx"} <= set(
+        reads(statements)
+    )
+    assert not any(r.endswith("models-bucket/*") or r.endswith("ett/*") for r in reads(statements))
+
+
+def test_without_a_classifier_the_stage_is_off(tmp_path) -> None:
+    variables, statements = processor(run_program({}, tmp_path))
+    assert variables["CLASSIFIER_SPEC"] == ""
+    assert not any("artifacts" in r for r in reads(statements))
+
+
+def test_a_spec_in_s3_needs_its_model_named(tmp_path) -> None:
+    with pytest.raises(Exception, match="classifierModelS3"):
+        run_program({"image-analyzer:classifierSpecS3": "s3://b/spec.json"}, tmp_path)
