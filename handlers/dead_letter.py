@@ -48,4 +48,5 @@ def _handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="DeadLetterMessages", unit=MetricUnit.Count, value=len(event.get("Records") or []))
     return process_partial_response(event=event, record_handler=_handle_record, processor=batch, context=context)

@@ -98,6 +98,7 @@ def _handle_sqs_record(record: SQSRecord, lambda_context: LambdaContext) -> None
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
+    metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=len(records))
     if records and records[0].get("eventSource") == "aws:s3":
         # A direct S3 trigger (the original design): a failure raises and Lambda's asynchronous retries apply.
         _process_s3_records(event, final_attempt=False, context=context)

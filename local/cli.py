@@ -12,6 +12,7 @@ import argparse
 import io
 import os
 import signal
+import socket
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import requests
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -61,7 +63,27 @@ class FunctionLog:
             self._file.close()
 
 
+def port_in_use(port: int, host: str = "127.0.0.1") -> str | None:
+    """Why ``port`` cannot be served on, checked before anything starts; None when it is free (or 0: any)."""
+    if port == 0:
+        return None
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    if reason := port_in_use(args.port):
+        console.print(
+            f"[red]cannot serve on port {args.port}: {reason}[/]; choose another with --port (0: any free port)"
+        )
+        return 2
+    if args.classifier and not Path(args.classifier).is_file():
+        console.print(f"[red]no such classifier spec:[/] {args.classifier}")
+        return 2
     log = FunctionLog(args.log_file)
     try:
         stack = _start_stack(args.backend, args.port, log, args.classifier)
@@ -154,6 +176,13 @@ def analyze(client: ApiClient, items: list[tuple[str, bytes]], out: Path | None,
 
             try:
                 return client.analyze(name, data, timeout_s=timeout, on_status=on_status)
+            except requests.ConnectionError:
+                on_status("error")
+                message = (
+                    f"cannot reach the API at {client.api_url}: is the stack running? Start one with "
+                    "`image-analyzer up`, or check the URL given to --api"
+                )
+                return JobResult(name, "", "error", {"errorCode": "CONNECTION", "error": message}, 0.0)
             except Exception as exc:  # an API refusal is a result too
                 on_status("error")
                 return JobResult(name, "", "error", {"errorCode": "CLIENT", "error": str(exc)}, 0.0)
@@ -247,8 +276,40 @@ def cmd_localstack_image(args: argparse.Namespace) -> int:
     return image.main(["--force"] if args.force else [])
 
 
+EXIT_CODES = """exit codes:
+  0    every job complete (up: stopped cleanly)
+  1    a job ended in error, or (up) the emulator stopped unexpectedly
+  2    usage: a bad option, a missing file, a port in use, a backend that cannot run here
+  130  interrupted with Ctrl-C"""
+
+
+def _subcommand(commands: Any, name: str, help_text: str, parents: list[argparse.ArgumentParser]) -> Any:
+    """A subcommand whose --help shows every option's default and the exit codes."""
+    return commands.add_parser(
+        name,
+        parents=parents,
+        help=help_text,
+        description=help_text,
+        epilog=EXIT_CODES,
+        formatter_class=lambda prog: _HelpFormatter(prog, max_help_position=32),
+    )
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # Options without a default (None, off) or that name their default already say nothing more.
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="image-analyzer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="image-analyzer",
+        description=__doc__.splitlines()[0],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     default_backend = os.environ.get(BACKEND_ENV) or "moto"
     if default_backend not in BACKENDS:
         parser.error(f"{BACKEND_ENV}={default_backend!r}: choose one of {', '.join(BACKENDS)}")
@@ -258,17 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
     backend_option = argparse.ArgumentParser(add_help=False)
     backend_option.add_argument("--backend", choices=BACKENDS, default=argparse.SUPPRESS, help=backend_help)
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", parents=[backend_option], help="start the local stack and keep it running")
+    up = _subcommand(commands, "up", "start the local stack and keep it running", [backend_option])
     up.add_argument("--port", type=int, default=8000, help="port of the API and web page (0: any free port)")
     up.add_argument(
         "--log-file",
         default="local-stack.log",
-        help="where the functions' logs go (JSON lines with the jobId); '-' for the console (default: %(default)s)",
+        help="where the functions' logs go (JSON lines with the jobId); '-' for the console",
     )
     up.add_argument("--classifier", metavar="SPEC", help="run this ONNX classifier spec (JSON) on every image")
     up.set_defaults(run=cmd_up)
-    an = commands.add_parser("analyze", parents=[backend_option], help="analyse image or DICOM files")
-    an.add_argument("files", nargs="+")
+    an = _subcommand(commands, "analyze", "analyse image or DICOM files", [backend_option])
+    an.add_argument("files", nargs="+", help="JPEG, PNG, GIF, WebP, BMP, TIFF or DICOM files")
     an.add_argument("--api", help="API URL of a running stack (default: start a local one)")
     an.add_argument("--out", default="analysed", help="folder for the analysed images")
     an.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each job")
@@ -276,12 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--classifier", metavar="SPEC", help="run this ONNX classifier spec (JSON) on the local stack it starts"
     )
     an.set_defaults(run=cmd_analyze)
-    demo = commands.add_parser("demo", parents=[backend_option], help="start the local stack and analyse sample images")
-    demo.add_argument("--out", default="analysed")
-    demo.add_argument("--timeout", type=float, default=120.0)
+    demo = _subcommand(commands, "demo", "start the local stack and analyse sample images", [backend_option])
+    demo.add_argument("--out", default="analysed", help="folder for the analysed images")
+    demo.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each job")
     demo.set_defaults(run=cmd_demo)
-    image = commands.add_parser(
-        "localstack-image", help="build the LocalStack image offline (PyPI, Debian and npm only; needs root and Docker)"
+    image = _subcommand(
+        commands,
+        "localstack-image",
+        "build the LocalStack image offline (PyPI, Debian and npm only; needs root and Docker)",
+        [],
     )
     image.add_argument("--force", action="store_true", help="rebuild even if an image of this recipe exists")
     image.set_defaults(run=cmd_localstack_image)

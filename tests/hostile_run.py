@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
+import signal
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tests.hostile import Hostile
+
+CHILD_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,14 @@ def run(items: Iterable[Hostile]) -> list[HostileOutcome]:
             _child(item, write_fd)
         os.close(write_fd)
         with os.fdopen(read_fd, "rb") as reader:
-            raw = reader.read()
+            # A child that hangs is a finding too: it is killed after CHILD_TIMEOUT_S and reported as HUNG.
+            ready, _, _ = select.select([reader], [], [], CHILD_TIMEOUT_S)
+            raw = reader.read() if ready else b""
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            outcomes.append(HostileOutcome(item.name, item.kind, "HUNG", 0, CHILD_TIMEOUT_S))
+            continue
         _, status = os.waitpid(pid, 0)
         if raw:
             result = json.loads(raw)

@@ -390,8 +390,10 @@ def render_dataset(
     """Render one frame (the middle one by default); ``window`` is a Window or a preset name."""
     check_decodable(ds)
     frames = frame_count(ds)
-    if "NumberOfFrames" in ds and not _readable_int(ds["NumberOfFrames"].value):
-        ds.NumberOfFrames = frames  # unreadable ('1A'): one frame, as DCMTK reads it; pydicom's decoder would fail
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the invalid value it is asked to read
+        if "NumberOfFrames" in ds and not _readable_int(ds["NumberOfFrames"].value):
+            ds.NumberOfFrames = frames  # unreadable ('1A'): one frame, as DCMTK reads it; pydicom's decoder fails
     index = frames // 2 if frame is None else frame
     if not 0 <= index < frames:
         raise ValueError(f"frame {index} is out of range: the file has {frames} frame(s)")

@@ -65,6 +65,15 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool_in_child() -> None:
+    # A forked child has none of the parent's threads: a pool inherited from it would wait for them forever.
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def encode(pixels: np.ndarray) -> bytes:
     """``pixels``: uint8, (rows, columns) or (rows, columns, 3). Returns a PNG that decodes to exactly them."""
     if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):

@@ -126,3 +126,31 @@ def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c(backend: str, 
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("up", "--port", str(port), "--log-file", str(tmp_path / "f.log"), cwd=tmp_path)
+    assert result.returncode == 2 and f"cannot serve on port {port}" in result.stdout
+    assert "local stack ready" not in result.stdout and not (tmp_path / "f.log").exists(), "nothing was started"
+
+
+def test_an_unreachable_api_names_the_url_and_what_to_do(tmp_path: Path) -> None:
+    photo = tmp_path / "cat.jpg"
+    photo.write_bytes(photo_bytes("chelsea"))
+    result = run_cli("analyze", "--api", "http://127.0.0.1:9", str(photo), "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot reach the API at http://127.0.0.1:9" in result.stdout and "image-analyzer up" in result.stdout
+    assert "HTTPConnectionPool" not in result.stdout
+
+
+def test_help_shows_defaults_and_exit_codes(tmp_path: Path) -> None:
+    result = run_cli("analyze", "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "(default: analysed)" in result.stdout and "(default: 120.0)" in result.stdout
+    assert "exit codes:" in result.stdout and "130" in result.stdout

@@ -54,10 +54,10 @@ def test_upload_through_the_page(browser, stack, tmp_path: Path) -> None:
         )
     cat = jobs.filter(has_text="cat.jpg")
     assert "Cat" in cat.locator(".labels").inner_text()
-    assert cat.locator("img").evaluate("img => img.complete && img.naturalWidth") == 451
+    assert cat.locator(".picture-frame img").evaluate("img => img.complete && img.naturalWidth") == 451
     ct = jobs.filter(has_text="ct.dcm")
-    ct.locator("img").evaluate("img => img.decode()")
-    assert ct.locator("img").evaluate("img => img.naturalWidth") == 128
+    ct.locator(".picture-frame img").evaluate("img => img.decode()")
+    assert ct.locator(".picture-frame img").evaluate("img => img.naturalWidth") == 128
     assert "CT" in ct.locator(".dicom-meta").inner_text()
     broken = jobs.filter(has_text="broken.jpg")
     assert "UNSUPPORTED_FORMAT" in broken.locator(".error").inner_text()

@@ -45,3 +45,27 @@ def test_large_images_are_split_into_parts_and_stay_one_valid_stream(monkeypatch
 def test_refuses_what_it_cannot_write(pixels: np.ndarray) -> None:
     with pytest.raises(ValueError):
         png.encode(pixels)
+
+
+def test_a_forked_child_encodes_without_the_parents_threads() -> None:
+    """A child inherits the parent's pool object but none of its threads: it must make its own, not wait forever."""
+    import os
+    import select
+
+    pixels = np.random.default_rng(1).integers(0, 40, size=(2048, 2048), dtype=np.uint8)
+    png.encode(pixels)  # the parent's pool now exists
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        ok = np.array_equal(decoded(png.encode(pixels)), pixels)
+        os.write(write_fd, b"ok" if ok else b"wrong")
+        os._exit(0)
+    os.close(write_fd)
+    ready, _, _ = select.select([read_fd], [], [], 60)
+    if not ready:
+        os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    answer = os.read(read_fd, 10) if ready else b"hung"
+    os.close(read_fd)
+    assert answer == b"ok"
