@@ -1,7 +1,7 @@
 """Render-time benchmark: Image Analyzer's DICOM renderer against the naive approach of the reference projects.
 
 Naive = ``ds.pixel_array`` (every frame), per-image min/max scaling in float, Pillow's default PNG settings.
-Run: ``python -m benchmarks.render`` (``--quick`` for three rounds, as CI does). Methods are interleaved and the
+Run: ``python -m benchmarks.render`` (``--quick`` for five rounds, as CI does). Methods are interleaved and the
 best of each is kept; peak memory is traced separately.
 """
 
@@ -85,10 +85,10 @@ TARGETS = [
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="three rounds: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="five rounds: a smoke run")
     parser.add_argument("--repeats", type=int, default=7, help="rounds; each method's best is kept")
     args = parser.parse_args(argv)
-    repeats = 3 if args.quick else args.repeats
+    repeats = 5 if args.quick else args.repeats
     print(
         f"{'case':44} {'naive ms':>9} {'ours ms':>8} {'decode ms':>9} {'speed-up':>9} {'ours/decode':>11} "
         f"{'peak MB ours/naive':>19}"

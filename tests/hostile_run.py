@@ -77,10 +77,33 @@ def run(items: Iterable[Hostile]) -> list[HostileOutcome]:
     return outcomes
 
 
+def run_in_fresh_process(memory_mb: int) -> list[HostileOutcome]:
+    """The whole run in a new interpreter, so that the peaks start from what a worker holds, not from what a test
+    process has accumulated."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.hostile_run", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb)},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the hostile run failed: {done.stderr[-2000:]}")
+    return [HostileOutcome(**json.loads(line)) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
 if __name__ == "__main__":
+    from dataclasses import asdict
+
     from tests.hostile import corpus
 
     results = run(corpus())
+    if "--json" in sys.argv:
+        for outcome in results:
+            print(json.dumps(asdict(outcome)))
+        sys.exit(0)
     for outcome in sorted(results, key=lambda o: -o.peak_rss_mb):
         print(
             f"{outcome.peak_rss_mb:8.0f} MB {outcome.seconds:6.2f} s  {outcome.code:32} {outcome.kind:22} {outcome.name}"

@@ -135,39 +135,39 @@ def make_dicom(
     mutate: Callable[[FileDataset], None] | None = None,
 ) -> bytes:
     """A valid single-frame grayscale DICOM Part 10 file (e.g. MG or DX, for which no public sample exists)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = transfer_syntax
-    ds = FileDataset("generated.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientName = patient_name
-    ds.PatientID = patient_id
-    ds.PatientBirthDate = "19700101"
-    ds.AccessionNumber = "ACC-" + patient_id
-    ds.InstitutionName = "General Hospital " + patient_id
-    ds.Modality = modality
-    ds.BodyPartExamined = "CHEST" if modality == "DX" else "BREAST"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = photometric
-    ds.BitsAllocated = 16
-    ds.BitsStored = bits_stored
-    ds.HighBit = bits_stored - 1
-    ds.PixelRepresentation = 1 if pixels.dtype.kind == "i" else 0
-    if window is not None:
-        ds.WindowCenter, ds.WindowWidth = window
-    if rescale is not None:
-        ds.RescaleSlope, ds.RescaleIntercept = rescale
-    ds.PixelData = pixels.astype(np.int16 if ds.PixelRepresentation else np.uint16).tobytes()
-    if mutate is not None:
-        mutate(ds)
-    buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # test files carry out-of-range values on purpose (a 20-character canary)
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = transfer_syntax
+        ds = FileDataset("generated.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID = meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.PatientName = patient_name
+        ds.PatientID = patient_id
+        ds.PatientBirthDate = "19700101"
+        ds.AccessionNumber = "ACC-" + patient_id
+        ds.InstitutionName = "General Hospital " + patient_id
+        ds.Modality = modality
+        ds.BodyPartExamined = "CHEST" if modality == "DX" else "BREAST"
+        ds.Rows, ds.Columns = pixels.shape
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = photometric
+        ds.BitsAllocated = 16
+        ds.BitsStored = bits_stored
+        ds.HighBit = bits_stored - 1
+        ds.PixelRepresentation = 1 if pixels.dtype.kind == "i" else 0
+        if window is not None:
+            ds.WindowCenter, ds.WindowWidth = window
+        if rescale is not None:
+            ds.RescaleSlope, ds.RescaleIntercept = rescale
+        ds.PixelData = pixels.astype(np.int16 if ds.PixelRepresentation else np.uint16).tobytes()
+        if mutate is not None:
+            mutate(ds)
+        buffer = io.BytesIO()
         ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+        return buffer.getvalue()
 
 
 def gradient(rows: int = 256, columns: int = 256, high: int = 4095) -> np.ndarray:

@@ -13,21 +13,16 @@ import pytest
 from image_analyzer.budget import MEMORY_SHARE
 from image_analyzer.errors import ErrorCode
 from tests.hostile import corpus
-from tests.hostile_run import HostileOutcome, run
+from tests.hostile_run import HostileOutcome, run_in_fresh_process
 
 FUNCTION_MEMORY_MB = 1024
 
 
 @pytest.fixture(scope="module")
-def outcomes(monkeypatch_module) -> list[HostileOutcome]:
-    monkeypatch_module.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(FUNCTION_MEMORY_MB))
-    return run(corpus())
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+def outcomes() -> list[HostileOutcome]:
+    results = run_in_fresh_process(FUNCTION_MEMORY_MB)
+    assert len(results) == len(corpus()), "every file has an outcome"
+    return results
 
 
 def test_the_corpus_is_large_and_varied(outcomes) -> None:
