@@ -53,6 +53,7 @@ function setStatus(card, status, detail) {
 
 function showError(card, message) {
   setStatus(card, "error");
+  card.querySelector(".job-progress").hidden = true; // a full bar would read as success
   const error = card.querySelector(".error");
   error.textContent = message;
   error.hidden = false;
@@ -109,6 +110,7 @@ function renderDicom(card, dicom) {
     list.append(term, data);
   }
   card.querySelector(".dicom").hidden = false;
+  card.querySelector(".labels-note").hidden = false;
 }
 
 function renderClassifier(card, record) {
@@ -144,6 +146,7 @@ function renderResult(card, record) {
   const image = card.querySelector("img");
   const frame = card.querySelector(".picture-frame");
   image.alt = `Analysed image: ${card.querySelector(".job-name").textContent}`;
+  image.addEventListener("load", () => frame.style.setProperty("--ratio", image.naturalWidth / image.naturalHeight));
   image.src = record.imageUrl;
   const info = results.image || {};
   card.querySelector(".caption").textContent = `${info.format || ""} ${info.width || "?"} × ${info.height || "?"} px`;
@@ -168,7 +171,7 @@ async function waitForJob(card, jobId) {
 async function analyse(file) {
   const card = document.getElementById("job-template").content.firstElementChild.cloneNode(true);
   card.querySelector(".job-name").textContent = file.name;
-  document.getElementById("jobs").prepend(card);
+  document.getElementById("jobs").append(card); // in the order the files were picked
   document.getElementById("empty").hidden = true;
   setStatus(card, "requested");
   try {

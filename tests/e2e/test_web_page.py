@@ -62,6 +62,13 @@ def test_upload_through_the_page(browser, stack, tmp_path: Path) -> None:
     broken = jobs.filter(has_text="broken.jpg")
     assert "UNSUPPORTED_FORMAT" in broken.locator(".error").inner_text()
     assert not broken.locator(".job-body").is_visible(), "a failed job shows its error, not an empty result"
+    assert not broken.locator(".job-progress").is_visible(), "no full progress bar on a failure"
+    # Cards in the order the files were picked; every picture shown at the same height.
+    assert [n.strip() for n in page.locator(".job-name").all_inner_texts()] == ["cat.jpg", "ct.dcm", "broken.jpg"]
+    # On a phone every picture takes the column's width: the 128-px CT render is not a stamp beside a photo.
+    widths = [card.locator(".picture-frame").bounding_box()["width"] for card in (cat, ct)]
+    assert abs(widths[0] - widths[1]) <= 2 and widths[1] > 2 * 128, widths
+    assert ct.locator(".labels-note").is_visible() and not cat.locator(".labels-note").is_visible()
     assert not console_errors, console_errors
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
