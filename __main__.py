@@ -311,6 +311,12 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
             statement(["dynamodb:UpdateItem"], [table.arn]),
             statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [dlq.arn]),
         ],
+        "render_view": [
+            statement(["dynamodb:GetItem"], [table.arn]),
+            # The original upload is read; views are written once and read back under converted/.
+            statement(["s3:GetObject"], [bucket_objects(UPLOAD_PREFIX), bucket_objects(CONVERTED_PREFIX)]),
+            statement(["s3:PutObject"], [bucket_objects(CONVERTED_PREFIX)]),
+        ],
         "get_results": [
             statement(["dynamodb:GetItem"], [table.arn]),
             statement(["s3:GetObject"], [bucket_objects(UPLOAD_PREFIX), bucket_objects(CONVERTED_PREFIX)]),

@@ -158,7 +158,9 @@ def _describe(result: JobResult) -> None:
         )
 
 
-def analyze(client: ApiClient, items: list[tuple[str, bytes]], out: Path | None, timeout: float) -> list[JobResult]:
+def analyze(
+    client: ApiClient, items: list[tuple[str, bytes]], out: Path | None, timeout: float, window: str | None = None
+) -> list[JobResult]:
     results: list[JobResult] = []
     with Progress(
         SpinnerColumn(),
@@ -200,6 +202,11 @@ def analyze(client: ApiClient, items: list[tuple[str, bytes]], out: Path | None,
             )
             target.write_bytes(client.download(url))
             console.print(f"  saved {target}")
+            if window and (result.record["results"].get("dicom") or {}).get("window"):
+                view = client.render(result.job_id, window)
+                target = out / f"{Path(result.name).stem}.{view['view']}.png"
+                target.write_bytes(client.download(view["imageUrl"]))
+                console.print(f"  saved {target} (window {view['view']})")
             if crop_url := result.record.get("croppedImageUrl"):
                 crop = out / f"{Path(result.name).stem}.crop.png"
                 crop.write_bytes(client.download(crop_url))
@@ -225,7 +232,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             stack = _start_stack(args.backend, classifier=args.classifier)
             stack_scope.callback(stack.stop)
             api = stack.api_url
-        results = analyze(ApiClient(api), [(f.name, f.read_bytes()) for f in files], Path(args.out), args.timeout)
+        items = [(f.name, f.read_bytes()) for f in files]
+        results = analyze(ApiClient(api), items, Path(args.out), args.timeout, args.window)
     failed = sum(not r.ok for r in results)
     console.print(f"{len(results) - failed} complete, {failed} error")
     return 1 if failed else 0
@@ -335,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each job")
     an.add_argument(
         "--classifier", metavar="SPEC", help="run this ONNX classifier spec (JSON) on the local stack it starts"
+    )
+    an.add_argument(
+        "--window",
+        metavar="NAME|C,W",
+        help="also save each greyscale DICOM in this window: file, soft_tissue, lung, bone, brain, liver, or CENTRE,WIDTH",
     )
     an.set_defaults(run=cmd_analyze)
     demo = _subcommand(commands, "demo", "start the local stack and analyse sample images", [backend_option])

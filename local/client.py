@@ -105,6 +105,15 @@ class ApiClient:
             time.sleep(interval)
             interval = min(interval * 1.5, 1.0)
 
+    def render(self, job_id: str, window: str) -> dict[str, Any]:
+        """A completed DICOM job in another window: a preset name, or "CENTRE,WIDTH"."""
+        params: dict[str, str] = {"jobId": job_id}
+        if "," in window:
+            params["center"], params["width"] = (part.strip() for part in window.split(",", 1))
+        else:
+            params["window"] = window
+        return self._json(self.http.get(f"{self.api_url}/render", params=params, timeout=self.timeout_s))
+
     def submit(self, name: str, data: bytes, file_type: str | None = None) -> str:
         grant = self.request_upload(name, file_type or content_type(name), len(data) or None)
         self.upload(grant, data)

@@ -103,6 +103,15 @@ FUNCTIONS: dict[str, FunctionDef] = {
             environment=_COMMON_ENV,
         ),
         FunctionDef(
+            name="render_view",
+            handler="handlers.render_view.lambda_handler",
+            memory_mb=1024,
+            timeout_s=30,
+            description="Renders a DICOM job in another window (file, CT preset or custom) and returns its URL.",
+            environment=(*_COMMON_ENV, "MAX_UPLOAD_BYTES", "URL_EXPIRY_SECONDS", "ALLOWED_ORIGINS"),
+            needs_imaging=True,
+        ),
+        FunctionDef(
             name="get_results",
             handler="handlers.get_results.lambda_handler",
             memory_mb=256,
@@ -124,6 +133,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/request-upload", "request_upload"),
     Route("GET", "/get-results", "get_results"),
+    Route("GET", "/render", "render_view"),
 )
 
 

@@ -62,6 +62,17 @@ class ObjectStore:
         body = stream.read()
         return StoredObject(key, len(body), body[:sniff_bytes], body)
 
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored. S3 answers 403 instead of 404 for a missing key when the caller may not list
+        the bucket (our roles may not): both mean "not there" to a caller that may read the key."""
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("403", "404", "NoSuchKey", "NotFound", "AccessDenied"):
+                return False
+            raise
+        return True
+
     def read_all(self, key: str) -> bytes:
         return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 

@@ -111,6 +111,7 @@ function renderDicom(card, dicom) {
   }
   card.querySelector(".dicom").hidden = false;
   card.querySelector(".labels-note").hidden = false;
+  if (dicom.window) setUpWindowing(card); // colour is never windowed
 }
 
 function renderClassifier(card, record) {
@@ -138,6 +139,37 @@ function renderClassifier(card, record) {
     crop.hidden = false;
   }
   section.hidden = false;
+}
+
+// Window/level: the server renders the DICOM again in the chosen window (GET /render) and keeps each view.
+function setUpWindowing(card) {
+  const form = card.querySelector(".window-form");
+  const select = form.querySelector(".window-select");
+  const custom = form.querySelector(".window-custom");
+  const status = form.querySelector(".window-status");
+  const image = card.querySelector(".picture-frame img");
+  async function show(query) {
+    status.textContent = "rendering…";
+    try {
+      const view = await api(`/render?jobId=${encodeURIComponent(card.dataset.jobId)}&${query}`);
+      image.src = view.imageUrl;
+      card.dataset.view = view.view;
+      status.textContent = "";
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  }
+  select.addEventListener("change", () => {
+    custom.hidden = select.value !== "custom";
+    if (select.value !== "custom") show(`window=${select.value}`);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const center = form.querySelector(".window-center").value;
+    const width = form.querySelector(".window-width").value;
+    show(`center=${encodeURIComponent(center)}&width=${encodeURIComponent(width)}`);
+  });
+  form.hidden = false;
 }
 
 function renderResult(card, record) {

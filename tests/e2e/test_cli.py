@@ -39,6 +39,8 @@ def test_analyze_prints_labels_saves_images_and_exits_zero(stack, tmp_path: Path
         str(tmp_path / "out"),
         str(cat),
         str(sample_path("CT_small.dcm")),
+        "--window",
+        "lung",
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -46,6 +48,9 @@ def test_analyze_prints_labels_saves_images_and_exits_zero(stack, tmp_path: Path
     assert "frame 1 of 1" in result.stdout  # frames are 1-based wherever a user reads them
     assert (tmp_path / "out" / "cat.analysed.jpg").read_bytes() == cat.read_bytes()
     assert (tmp_path / "out" / "CT_small.analysed.png").read_bytes().startswith(b"\x89PNG")
+    lung = (tmp_path / "out" / "CT_small.lung.png").read_bytes()  # --window: the same CT in the lung window
+    assert lung.startswith(b"\x89PNG") and lung != (tmp_path / "out" / "CT_small.analysed.png").read_bytes()
+    assert not (tmp_path / "out" / "cat.lung.png").exists(), "photos have no window"
 
 
 def test_analyze_exits_non_zero_when_a_job_ends_in_error(stack, tmp_path: Path) -> None:

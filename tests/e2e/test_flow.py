@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image
@@ -166,3 +167,21 @@ def test_twelve_bit_jpeg_extended_completes(client) -> None:
     assert result.ok, result.record
     dicom = result.record["results"]["dicom"]
     assert dicom["transferSyntax"] == "JPEG Extended (Process 2 and 4)" and dicom["bitsStored"] == 12
+
+
+def test_a_dicom_job_in_another_window_over_http(stack, client) -> None:
+    result = client.analyze("ct.dcm", sample_bytes("CT_small.dcm"), timeout_s=60)
+    assert result.ok
+    first = client.http.get(
+        f"{stack.api_url}/render", params={"jobId": result.job_id, "window": "lung"}, timeout=30
+    ).json()
+    assert first["view"] == "lung" and first["window"]["source"] == "preset:lung"
+    lung = np.asarray(Image.open(io.BytesIO(client.download(first["imageUrl"]))))
+    original = np.asarray(Image.open(io.BytesIO(client.download(result.record["imageUrl"]))))
+    assert lung.shape == original.shape and not np.array_equal(lung, original)
+    custom = client.http.get(
+        f"{stack.api_url}/render", params={"jobId": result.job_id, "center": "40", "width": "80"}, timeout=30
+    )
+    assert custom.status_code == 200 and custom.json()["view"] == "c40_w80"
+    bad = client.http.get(f"{stack.api_url}/render", params={"jobId": result.job_id, "window": "x"}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"] == "BAD_REQUEST"

@@ -75,6 +75,46 @@ def test_upload_through_the_page(browser, stack, tmp_path: Path) -> None:
     page.close()
 
 
+def test_window_and_level_on_a_dicom_card(browser, stack, tmp_path: Path) -> None:
+    path = tmp_path / "ct.dcm"
+    path.write_bytes(sample_bytes("CT_small.dcm"))
+    page = browser.new_page()
+    page.goto(stack.api_url + "/")
+    page.set_input_files("#file-input", [str(path)])
+    page.wait_for_selector(".job[data-status=complete] .window-form:not([hidden])", timeout=60_000)
+    image = page.locator(".picture-frame img")
+    image.evaluate("img => img.decode()")
+    original = image.evaluate("img => img.src")
+
+    def shown_pixels() -> bytes:
+        """The pixels of the image the page shows now (fetched by its URL: the canvas may not read them across
+        origins); the image must have decoded in the page too."""
+        import io
+
+        import requests
+        from PIL import Image
+
+        image.evaluate("img => img.decode()")
+        assert image.evaluate("img => img.naturalWidth") == 128
+        content = requests.get(image.evaluate("img => img.src"), timeout=10).content
+        return Image.open(io.BytesIO(content)).convert("L").tobytes()
+
+    before = shown_pixels()
+    page.select_option(".window-select", "lung")
+    page.wait_for_function("() => document.querySelector('.job').dataset.view === 'lung'", timeout=30_000)
+    assert image.evaluate("img => img.src") != original and "view-lung" in image.evaluate("img => img.src")
+    lung = shown_pixels()
+    assert len(lung) == len(before) == 128 * 128 and lung != before, "the lung window shows other grey levels"
+    page.select_option(".window-select", "custom")
+    page.fill(".window-center", "40")
+    page.fill(".window-width", "80")
+    page.click(".window-custom button")
+    page.wait_for_function("() => document.querySelector('.job').dataset.view === 'c40_w80'", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-window.png"), full_page=True)
+    page.close()
+
+
 def test_page_is_keyboard_operable(browser, stack) -> None:
     page = browser.new_page()
     page.goto(stack.api_url + "/")

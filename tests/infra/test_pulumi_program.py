@@ -246,6 +246,12 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
         "sqs:GetQueueAttributes": {dlq},
         **logs("dead_letter"),
     }
+    assert _policy(program, "render_view") == {
+        "dynamodb:GetItem": {table},
+        "s3:GetObject": {f"{bucket}/uploads/*", f"{bucket}/converted/*"},
+        "s3:PutObject": {f"{bucket}/converted/*"},
+        **logs("render_view"),
+    }
     assert _policy(program, "get_results") == {
         "dynamodb:GetItem": {table},
         "s3:GetObject": {f"{bucket}/uploads/*", f"{bucket}/converted/*"},

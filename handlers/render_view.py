@@ -1,0 +1,79 @@
+"""GET /render?jobId=…&window=lung (or &center=…&width=…) → a presigned URL of the DICOM image in that window.
+
+The renderer is the processor's; each view is rendered once and kept under converted/{jobId}/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from image_analyzer import aws
+from image_analyzer.config import int_setting, required
+from image_analyzer.errors import ApiError, ErrorCode, ProcessingError
+from image_analyzer.http import create_resolver, json_response
+from image_analyzer.jobs import JobStatus
+from image_analyzer.objects import ObjectStore
+from image_analyzer.observability import get_logger
+from image_analyzer.store import JobStore
+from image_analyzer.uploads import is_job_id
+from image_analyzer.views import View, parse_view
+
+logger = get_logger()
+app = create_resolver(logger)
+
+
+def _render(data: bytes, view: View) -> tuple[bytes, dict[str, Any]]:
+    from image_analyzer import dicom  # numpy and pydicom: only when a view must be rendered
+
+    if view.preset is not None:
+        window = None if view.preset == "file" else view.preset
+    else:
+        assert view.center is not None and view.width is not None
+        window = dicom.Window(view.center, view.width)
+    rendering = dicom.render(data, window=window)
+    return rendering.to_png(), rendering.metadata.get("window") or {}
+
+
+@app.get("/render")
+def render_view() -> Response:
+    event = app.current_event
+    job_id = event.get_query_string_value("jobId", "")
+    if not is_job_id(job_id):
+        raise ApiError(400, ErrorCode.INVALID_JOB_ID, "jobId must be the UUID returned by /request-upload.")
+    logger.append_keys(jobId=job_id)
+    view = parse_view(
+        event.get_query_string_value("window"),
+        event.get_query_string_value("center"),
+        event.get_query_string_value("width"),
+    )
+    item = JobStore(aws.dynamodb_table(required("TABLE_NAME"))).get(job_id)
+    if item is None:
+        raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
+    dicom_meta = (item.get("results") or {}).get("dicom")
+    if item.get("status") != JobStatus.COMPLETE or not dicom_meta:
+        raise ApiError(409, ErrorCode.BAD_REQUEST, "Only a completed DICOM job can be shown in another window.")
+    if dicom_meta.get("window") is None:
+        raise ApiError(409, ErrorCode.BAD_REQUEST, "This DICOM image is in colour: colour is never windowed.")
+    objects = ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
+    key = view.key(job_id)
+    window_meta: dict[str, Any] | None = None
+    if not objects.exists(key):
+        stored = objects.read(str(item["s3Key"]), int_setting("MAX_UPLOAD_BYTES", minimum=1))
+        if stored is None or stored.body is None:
+            raise ApiError(410, ErrorCode.JOB_NOT_FOUND, "The original upload is no longer stored.")
+        try:
+            png, window_meta = _render(stored.body, view)
+        except ProcessingError as exc:
+            raise ApiError(422, exc.code, exc.message) from None
+        objects.write(key, png, "image/png")
+        logger.info("view rendered", extra={"view": view.slug})
+    url = objects.presigned_get(key, int_setting("URL_EXPIRY_SECONDS", minimum=1))
+    return json_response(200, {"jobId": job_id, "view": view.slug, "window": window_meta, "imageUrl": url})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

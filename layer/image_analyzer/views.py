@@ -1,0 +1,60 @@
+"""Re-rendering a DICOM job with another window: the file's own, a CT preset, or a custom centre and width.
+
+Each view is rendered once and kept under ``converted/{jobId}/``; asking again serves the stored PNG.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from image_analyzer.definitions import CONVERTED_PREFIX
+from image_analyzer.errors import ApiError, ErrorCode
+
+# The named windows (CT presets, in Hounsfield units) and "file": the file's own window or VOI LUT, as first shown.
+PRESET_NAMES = ("file", "soft_tissue", "lung", "bone", "brain", "liver")
+MAX_ABS_WINDOW = 1e7  # beyond any modality's value range
+
+
+@dataclass(frozen=True)
+class View:
+    """One way to window a job's image: a preset name, or a custom centre and width."""
+
+    preset: str | None = None
+    center: float | None = None
+    width: float | None = None
+
+    @property
+    def slug(self) -> str:
+        if self.preset is not None:
+            return self.preset
+        return f"c{self.center:g}_w{self.width:g}"
+
+    def key(self, job_id: str) -> str:
+        return f"{CONVERTED_PREFIX}{job_id}/view-{self.slug}.png"
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, f"{name} must be a number.") from None
+    if not math.isfinite(value) or abs(value) > MAX_ABS_WINDOW:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, f"{name} must be a finite number within ±{MAX_ABS_WINDOW:g}.")
+    return round(value, 3)
+
+
+def parse_view(window: str | None, center: str | None, width: str | None) -> View:
+    """``window=<preset>`` or ``center=…&width=…`` (exactly one of the two forms)."""
+    if window and (center is not None or width is not None):
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "Give either window or center and width, not both.")
+    if window:
+        if window not in PRESET_NAMES:
+            raise ApiError(400, ErrorCode.BAD_REQUEST, f"window must be one of: {', '.join(PRESET_NAMES)}.")
+        return View(preset=window)
+    if center is None or width is None:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "Give window=<preset>, or both center and width.")
+    view = View(center=_number("center", center), width=_number("width", width))
+    if view.width is None or view.width < 1:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "width must be at least 1.")
+    return view

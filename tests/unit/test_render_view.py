@@ -1,0 +1,87 @@
+"""GET /render: a completed DICOM job in another window, rendered once and served from converted/ after that."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from handlers import render_view
+from tests.support import FakeContext, http_event, photo_bytes, sample_bytes
+from tests.unit.test_classifier import run_job
+
+
+def view(job_id: str, **query: str) -> tuple[int, dict[str, Any]]:
+    response = render_view.lambda_handler(
+        http_event("GET", "/render", query={"jobId": job_id, **query}), FakeContext(function_name="render_view")
+    )
+    return response["statusCode"], json.loads(response["body"])
+
+
+def picture(url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(requests.get(url, timeout=10).content)))
+
+
+@pytest.fixture
+def ct_record(mock_stack, monkeypatch) -> dict[str, Any]:
+    return run_job(mock_stack, monkeypatch, "", sample_bytes("CT_small.dcm"), "application/dicom")
+
+
+@pytest.fixture
+def ct_job(ct_record) -> str:
+    return ct_record["jobId"]
+
+
+def test_a_preset_renders_once_and_is_served_from_storage_after(mock_stack, ct_job) -> None:
+    status, body = view(ct_job, window="lung")
+    assert status == 200 and body["view"] == "lung"
+    assert body["window"] == {"center": -600.0, "width": 1500.0, "source": "preset:lung"}
+    lung = picture(body["imageUrl"])
+    key = f"converted/{ct_job}/view-lung.png"
+    stored = mock_stack.s3.head_object(Bucket=mock_stack.bucket, Key=key)["LastModified"]
+    status, again = view(ct_job, window="lung")
+    assert status == 200 and again["window"] is None, "served from storage: not rendered again"
+    assert mock_stack.s3.head_object(Bucket=mock_stack.bucket, Key=key)["LastModified"] == stored
+    bone = picture(view(ct_job, window="bone")[1]["imageUrl"])
+    assert lung.shape == bone.shape == (128, 128) and not np.array_equal(lung, bone)
+
+
+def test_a_custom_window_and_the_files_own(mock_stack, ct_record, ct_job) -> None:
+    status, body = view(ct_job, center="40", width="400")
+    assert status == 200 and body["view"] == "c40_w400" and body["window"]["source"] == "override"
+    assert body["window"]["center"] == 40 and body["window"]["width"] == 400
+    status, own = view(ct_job, window="file")
+    assert status == 200 and own["view"] == "file"
+    # "file" is the window the job was first shown in: the same pixels as its imageUrl.
+    assert np.array_equal(picture(own["imageUrl"]), picture(ct_record["imageUrl"]))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"window": "sepia"},
+        {"center": "40"},
+        {"center": "x", "width": "400"},
+        {"center": "nan", "width": "400"},
+        {"center": "40", "width": "0"},
+        {"center": "1e300", "width": "10"},
+        {"window": "lung", "center": "40", "width": "400"},
+    ],
+)
+def test_bad_view_requests_are_400(mock_stack, ct_job, query) -> None:
+    status, body = view(ct_job, **query)
+    assert status == 400 and body["error"] == "BAD_REQUEST" and body["message"]
+
+
+def test_only_completed_greyscale_dicom_jobs_have_views(mock_stack, monkeypatch) -> None:
+    photo = run_job(mock_stack, monkeypatch, "", photo_bytes("coffee", "PNG"), "image/png")["jobId"]
+    assert view(photo, window="lung")[0] == 409
+    colour = run_job(mock_stack, monkeypatch, "", sample_bytes("SC_rgb.dcm"), "application/dicom")["jobId"]
+    assert view(colour, window="lung")[0] == 409
+    assert view("6f1c1f0e-8a55-4c9e-9a43-2b1d1b0b7c11", window="lung")[0] == 404
+    assert view("not-a-uuid", window="lung")[0] == 400
