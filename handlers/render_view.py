@@ -54,16 +54,16 @@ def render_view() -> Response:
         raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
     dicom_meta = (item.get("results") or {}).get("dicom")
     if item.get("status") != JobStatus.COMPLETE or not dicom_meta:
-        raise ApiError(409, ErrorCode.BAD_REQUEST, "Only a completed DICOM job can be shown in another window.")
+        raise ApiError(409, ErrorCode.VIEW_NOT_AVAILABLE, "Only a completed DICOM job can be shown in another window.")
     if dicom_meta.get("window") is None:
-        raise ApiError(409, ErrorCode.BAD_REQUEST, "This DICOM image is in colour: colour is never windowed.")
+        raise ApiError(409, ErrorCode.VIEW_NOT_AVAILABLE, "This DICOM image is in colour: colour is never windowed.")
     objects = ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
     key = view.key(job_id)
     window_meta: dict[str, Any] | None = None
     if not objects.exists(key):
         stored = objects.read(str(item["s3Key"]), int_setting("MAX_UPLOAD_BYTES", minimum=1))
         if stored is None or stored.body is None:
-            raise ApiError(410, ErrorCode.JOB_NOT_FOUND, "The original upload is no longer stored.")
+            raise ApiError(410, ErrorCode.UPLOAD_GONE, "The original upload is no longer stored.")
         try:
             png, window_meta = _render(stored.body, view)
         except ProcessingError as exc:

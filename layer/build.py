@@ -48,7 +48,8 @@ class LayerError(RuntimeError):
 
 
 def _named_closure(roots: list[Path], candidates: list[Path], name: Callable[[Path], str]) -> list[Path]:
-    """``roots`` plus every candidate whose name appears in the bytes of one already included, transitively."""
+    """The candidates reached from ``roots``: a candidate is reached when its name appears in the bytes of a root or
+    of a candidate already reached (roots that are candidates count as reached)."""
     included, pending = list(roots), list(roots)
     while pending:
         binary = pending.pop().read_bytes()
@@ -56,7 +57,7 @@ def _named_closure(roots: list[Path], candidates: list[Path], name: Callable[[Pa
             if candidate not in included and name(candidate).encode() in binary:
                 included.append(candidate)
                 pending.append(candidate)
-    return [path for path in included if path not in roots or path in candidates]
+    return [path for path in included if path in candidates]
 
 
 def prune_bundles(site: Path, keep_only: dict[str, tuple[str, ...]] = KEEP_ONLY) -> int:

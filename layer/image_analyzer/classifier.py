@@ -247,7 +247,11 @@ def error_fields(spec: ClassifierSpec | None, error: str) -> dict[str, Any]:
 
 
 def open_for_classification(data: bytes) -> Image.Image:
+    """An uploaded photo, decoded for the classifier: a JPEG larger than the largest input decodes at reduced scale
+    (the crop is in fractions, so the scale changes nothing but the memory)."""
     image = Image.open(io.BytesIO(data))
+    image.draft(image.mode, (MAX_INPUT_SIDE, MAX_INPUT_SIDE))
+    budget.require(image.size[0] * image.size[1] * 4 * 2, "The classifier's picture")
     image.load()
     return image
 

@@ -13,6 +13,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     INVALID_JOB_ID = "INVALID_JOB_ID"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
+    VIEW_NOT_AVAILABLE = "VIEW_NOT_AVAILABLE"  # /render: not a completed greyscale DICOM job
+    UPLOAD_GONE = "UPLOAD_GONE"  # /render: the original upload has expired
     NOT_FOUND = "NOT_FOUND"
     INTERNAL = "INTERNAL"
     # Processing errors recorded on the job.

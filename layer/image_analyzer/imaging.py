@@ -200,8 +200,6 @@ class ConvertedPhoto:
 
 def convert_photo(data: bytes) -> ConvertedPhoto:
     """Decode the first frame (GIF, multi-page TIFF), bring it to 8-bit greyscale or RGB, encode it as PNG."""
-    import numpy as np
-
     from image_analyzer import png
 
     image = _open_checked(data)
@@ -210,7 +208,7 @@ def convert_photo(data: bytes) -> ConvertedPhoto:
     try:
         image.seek(0)
         image.load()
-        pixels = _eight_bit(image, np)
+        pixels = _eight_bit(image)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ProcessingError(
             ErrorCode.CORRUPT_IMAGE, "The image could not be decoded: it is corrupt or truncated."
@@ -219,9 +217,11 @@ def convert_photo(data: bytes) -> ConvertedPhoto:
     return ConvertedPhoto(encoded, Image.fromarray(pixels), width, height)
 
 
-def _eight_bit(image: Image.Image, np: Any) -> Any:
+def _eight_bit(image: Image.Image) -> Any:
     """uint8 pixels, (rows, columns) or (rows, columns, 3). 16-bit and float greyscale (lab and scanner TIFFs) are
     scaled over their 0.5–99.5 percentiles, as DICOM's automatic window does: a fixed 16-bit range would be black."""
+    import numpy as np  # on first use: JPEG and PNG uploads never need it
+
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image.convert("F") if image.mode != "F" else image, dtype=np.float64)
         finite = values[np.isfinite(values)]

@@ -48,6 +48,9 @@ class Analysis:
     rendered_png: bytes | None  # DICOM and converted photos: what the user sees (stored under converted/)
     image: dict[str, Any]
     dicom: dict[str, Any] | None
+    # The decoded picture behind rendered_png, kept for the classifier stage so that it does not decode the PNG
+    # it was just given; None for JPEG and PNG photos (their bytes are served as uploaded).
+    picture: Any = None
 
 
 def analyse(data: bytes, declared_type: str) -> Analysis:
@@ -93,11 +96,13 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
             rendered_png=png,
             image={"format": fmt.value, "width": columns, "height": rows},
             dicom=rendering.metadata,
+            picture=image,
         )
     if fmt not in imaging.LABEL_READY:  # GIF, WebP, BMP, TIFF: labelled and served as the PNG they become
         converted = imaging.convert_photo(data)
         size = {"format": fmt.value, "width": converted.width, "height": converted.height}
-        return Analysis(imaging.prepare_rendering(converted.png, converted.image), converted.png, size, None)
+        label_bytes = imaging.prepare_rendering(converted.png, converted.image)
+        return Analysis(label_bytes, converted.png, size, None, picture=converted.image)
     photo = imaging.prepare_photo(data, fmt)
     return Analysis(photo.data, None, {"format": fmt.value, "width": photo.width, "height": photo.height}, None)
 
@@ -193,18 +198,20 @@ class Processor:
             results["dicom"] = analysis.dicom
         crop = None
         if self.classifier is not None and (loaded := self.classifier()) is not None:
-            results["classifier"], crop = self._classify(job_id, loaded, analysis.rendered_png or stored.body)
+            picture = analysis.picture if analysis.picture is not None else stored.body
+            results["classifier"], crop = self._classify(job_id, loaded, picture)
         return results, image_key, crop
 
     def _classify(
-        self, job_id: str, loaded: Classifier | ClassifierError, image_bytes: bytes
+        self, job_id: str, loaded: Classifier | ClassifierError, picture: Any
     ) -> tuple[dict[str, Any], str | None]:
         """The second stage, on the pixels the user sees. Whatever goes wrong in it is recorded in
         ``classifier.error``; the job still completes with its labels."""
         if isinstance(loaded, ClassifierError):
             return classifier_error_fields(None, str(loaded)), None
         try:
-            classification = loaded.classify(open_for_classification(image_bytes))
+            image = picture if not isinstance(picture, bytes) else open_for_classification(picture)
+            classification = loaded.classify(image)
         except (ClassifierError, ProcessingError) as exc:
             return classifier_error_fields(loaded.spec, str(exc)), None
         except Exception as exc:  # a model is third-party code: nothing it does may fail the job

@@ -14,7 +14,6 @@ from local.client import ApiClient
 from local.emulator import Backend
 from local.stack import LocalStack, StackOptions
 from tests.e2e.test_cli import run_cli
-from tests.e2e.test_web_page import browser  # noqa: F401 - the fixture
 from tests.support import brightness_model, write_classifier
 
 UPPER_MIDDLE = {"left": 0.25, "top": 0.0, "width": 0.5, "height": 0.5}
@@ -80,7 +79,7 @@ def test_a_broken_model_leaves_the_job_complete(backend, emulator, tmp_path) -> 
     assert result.record["flag"] is None and result.record["croppedImageUrl"] is None
 
 
-def test_the_page_shows_the_flag_and_the_crop(browser, classified, tmp_path) -> None:  # noqa: F811
+def test_the_page_shows_the_flag_and_the_crop(browser, classified, tmp_path) -> None:
     path = tmp_path / "chest.png"
     path.write_bytes(bright_upper_middle_png())
     page = browser.new_page()
