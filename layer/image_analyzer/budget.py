@@ -21,10 +21,17 @@ _MB = 1024 * 1024
 
 
 def memory_limit_bytes() -> int:
-    """The function's memory as Lambda (or the local runtime) declares it."""
+    """The function's memory as Lambda (or the local runtime) declares it; outside a function (a notebook, a test,
+    a script using the library), the machine's memory."""
+    declared = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    if declared is not None:
+        try:
+            return int(declared) * _MB
+        except ValueError:
+            return DEFAULT_MEMORY_MB * _MB
     try:
-        return int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", DEFAULT_MEMORY_MB)) * _MB
-    except ValueError:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
         return DEFAULT_MEMORY_MB * _MB
 
 

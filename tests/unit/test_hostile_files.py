@@ -86,3 +86,15 @@ def test_table_of_classes(outcomes, report) -> None:
         summary = ", ".join(f"{code} {n}" for code, n in sorted(counts.items(), key=lambda kv: -kv[1]))
         report(f"| {kind} | {len(items)} | {summary} | {max(i.peak_rss_mb for i in items):.0f} MB |")
     assert sum(len(items) for items in rows.values()) == len(outcomes)
+
+
+def test_the_budget_is_the_functions_memory_or_outside_a_function_the_machines(monkeypatch) -> None:
+    import os
+
+    from image_analyzer import budget
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+    assert budget.memory_limit_bytes() == 512 * 1024 * 1024
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    # A test process or a notebook that has grown past 60 % of 1 GB must not refuse every image.
+    assert budget.memory_limit_bytes() == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
