@@ -25,3 +25,21 @@ def sample_path(name: str) -> Path:
 
 def sample_bytes(name: str) -> bytes:
     return sample_path(name).read_bytes()
+
+
+def all_sample_paths() -> list[Path]:
+    """Every sample DICOM file of both packages, sorted by name."""
+    import warnings
+
+    from pydicom.data import get_testdata_files
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns that its optional downloads are unavailable offline
+        files = [Path(f) for f in get_testdata_files("*.dcm")]
+    try:
+        import data_store
+
+        files += sorted((Path(data_store.__file__).parent / "data").glob("*.dcm"))
+    except ImportError:  # pydicom-data is only in the dev install
+        pass
+    return sorted(set(files), key=lambda p: p.name)

@@ -19,6 +19,7 @@ from PIL import Image
 
 from image_analyzer import dicom
 from image_analyzer.errors import ProcessingError
+from local.samples import all_sample_paths
 
 DCMJ2PNM = shutil.which("dcmj2pnm")
 MIN_FILES_COMPARED = 30
@@ -26,21 +27,6 @@ MIN_FILES_COMPARED = 30
 # we are compared with DCMTK's render of the twin instead, and the twin's render must differ from DCMTK's own
 # render of the big-endian file for the exception to stand.
 DCMTK_BIG_ENDIAN_DEFECT = {"rtdose_expb.dcm": "rtdose.dcm", "rtdose_expb_1frame.dcm": "rtdose_1frame.dcm"}
-
-
-def _test_files() -> list[Path]:
-    from pydicom.data import get_testdata_files
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom warns that its optional downloads are unavailable offline
-        files = [Path(f) for f in get_testdata_files("*.dcm")]
-    try:
-        import data_store
-
-        files += sorted((Path(data_store.__file__).parent / "data").glob("*.dcm"))
-    except ImportError:
-        pass
-    return sorted(set(files), key=lambda p: p.name)
 
 
 def _case(path: Path) -> tuple[list[str], dicom.Window | None, int] | None:
@@ -95,7 +81,7 @@ def test_our_renders_equal_dcmtk_within_one_level(tmp_path, report) -> None:
             pytest.fail("dcmtk is not installed; CI must install it (apt-get install dcmtk)")
         pytest.skip("dcmtk is not installed (apt-get install dcmtk): the DCMTK oracle cannot run")
     compared, mismatched, not_decodable = [], [], []
-    for path in _test_files():
+    for path in all_sample_paths():
         case = _case(path)
         if case is None:
             continue

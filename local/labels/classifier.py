@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +16,54 @@ from PIL import Image
 
 from local.labels.taxonomy import classes, parent_chains
 
-MODEL_FILE = Path(__file__).resolve().parent.parent / "models" / "efficientnet_lite0_int8.onnx"
+MODELS = Path(__file__).resolve().parent.parent / "models"
+MODEL_FILE = MODELS / "efficientnet_lite0_int8.onnx"
+GATE_FILE = MODELS / "ood_gate.json"
 INPUT_SIZE = 224
-LABEL_MODEL_VERSION = "local-efficientnet-lite0-int8"
+LABEL_MODEL_VERSION = "local-efficientnet-lite0-int8-gated"
 
 
 @dataclass(frozen=True)
 class Prediction:
     probabilities: np.ndarray  # (1000,)
+    # P(the image is of the kind the model knows | its features), from the fitted out-of-distribution gate;
+    # every label's confidence is multiplied by it (see local/labels/calibration.py).
+    in_distribution: float = 1.0
+
+
+@dataclass(frozen=True)
+class OodGate:
+    """Logistic in the maximum cosine similarity between the image's features and any class's weight vector:
+    an image of something ImageNet knows lies close to one class direction; a radiograph lies close to none,
+    even when the softmax happens to put most of its mass on one class."""
+
+    slope: float
+    centre: float
+    bias: np.ndarray  # (1000,) the final layer's bias, so that logits − bias = weights · features
+    weight_norms: np.ndarray  # (1000,) ‖weights of class c‖
+
+    @classmethod
+    def load(cls, path: Path = GATE_FILE) -> OodGate:
+        spec = json.loads(path.read_text())
+        return cls(
+            float(spec["slope"]),
+            float(spec["centre"]),
+            np.asarray(spec["bias"], dtype=np.float64),
+            np.asarray(spec["weight_norms"], dtype=np.float64),
+        )
+
+    def max_cosine(self, logits: np.ndarray, features: np.ndarray) -> float:
+        norm = float(np.linalg.norm(features))
+        if norm == 0.0:
+            return 0.0
+        return float(np.max((logits - self.bias) / (self.weight_norms * norm)))
+
+    def probability(self, score: float) -> float:
+        return 1.0 / (1.0 + math.exp(-self.slope * (score - self.centre)))
 
 
 class Classifier:
-    def __init__(self, model_file: Path = MODEL_FILE, threads: int = 1) -> None:
+    def __init__(self, model_file: Path = MODEL_FILE, threads: int = 1, gate: OodGate | None = None) -> None:
         options = ort.SessionOptions()
         # One thread: under load every core is busy anyway, and extra intra-op threads spin and waste CPU.
         options.intra_op_num_threads = threads
@@ -33,6 +71,7 @@ class Classifier:
         self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self._lock = threading.Lock()
+        self.gate = gate if gate is not None else OodGate.load()
 
     @staticmethod
     def preprocess(image: Image.Image) -> np.ndarray:
@@ -42,12 +81,17 @@ class Classifier:
         arr = (np.asarray(rgb, dtype=np.float32) - 127.0) / 128.0
         return arr.transpose(2, 0, 1)[None]
 
-    def predict(self, image: Image.Image) -> Prediction:
+    def outputs(self, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+        """(logits (1000,), penultimate features (1280,)) of one image."""
         batch = self.preprocess(image)
         with self._lock:  # one session, one inference at a time (the service is threaded)
-            logits = self._session.run(None, {self._input: batch})[0][0].astype(np.float64)
+            logits, features = self._session.run(["logits", "features"], {self._input: batch})
+        return logits[0].astype(np.float64), features[0].astype(np.float64)
+
+    def predict(self, image: Image.Image) -> Prediction:
+        logits, features = self.outputs(image)
         exp = np.exp(logits - logits.max())
-        return Prediction(exp / exp.sum())
+        return Prediction(exp / exp.sum(), self.gate.probability(self.gate.max_cosine(logits, features)))
 
     def predict_bytes(self, data: bytes) -> Prediction:
         return self.predict(Image.open(io.BytesIO(data)))
@@ -67,10 +111,12 @@ def _label(
 
 
 def to_labels(prediction: Prediction, max_labels: int, min_confidence: float) -> list[dict[str, Any]]:
-    """Classes and their ancestors as Rekognition labels; an ancestor's confidence is its classes' total."""
+    """Classes and their ancestors as Rekognition labels; an ancestor's confidence is its classes' total. Every
+    confidence is scaled by the image's in-distribution probability: summing a flat softmax over the 398 animal
+    classes is what made an MR brain an "Animal 86" before the gate."""
     table = classes()
     chains = parent_chains()
-    probabilities = prediction.probabilities
+    probabilities = prediction.probabilities * prediction.in_distribution
     top = np.argsort(probabilities)[::-1][: max(max_labels, 5) * 4]
     labels: dict[str, dict[str, Any]] = {}
     parent_mass: dict[str, float] = {}

