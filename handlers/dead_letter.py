@@ -15,14 +15,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_analyzer import aws
-from image_analyzer.config import required
+from image_analyzer.config import bool_setting, required
 from image_analyzer.events import object_keys, s3_event_from_message
-from image_analyzer.observability import get_logger, get_metrics
+from image_analyzer.objects import ObjectStore
+from image_analyzer.observability import get_logger, get_metrics, get_tracer
 from image_analyzer.processing import Outcome, end_dead_lettered
 from image_analyzer.store import JobStore
 
 logger = get_logger()
 metrics = get_metrics()
+tracer = get_tracer()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
@@ -31,12 +33,17 @@ def store() -> JobStore:
     return JobStore(aws.dynamodb_table(required("TABLE_NAME")))
 
 
+@functools.cache
+def objects() -> ObjectStore:
+    return ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
+
+
 def _handle_record(record: SQSRecord) -> None:
     s3_event = s3_event_from_message(record.body)
     if s3_event is None:
         return
     for key in object_keys(s3_event):
-        result = end_dead_lettered(store(), key)
+        result = end_dead_lettered(store(), objects(), key, bool_setting("KEEP_ORIGINALS"))
         extra = {"jobId": result.job_id, "outcome": result.outcome.value}
         if result.outcome is Outcome.FAILED:
             logger.warning("job ended PROCESSING_FAILED after its message was dead-lettered", extra=extra)
@@ -45,6 +52,7 @@ def _handle_record(record: SQSRecord) -> None:
             logger.info("dead-lettered message for a job that had already finished", extra=extra)
 
 
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

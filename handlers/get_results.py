@@ -10,14 +10,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from image_analyzer import aws
 from image_analyzer.config import int_setting, required
 from image_analyzer.errors import ApiError, ErrorCode
-from image_analyzer.http import create_resolver, json_response
+from image_analyzer.http import caller, create_resolver, json_response, may_read
 from image_analyzer.jobs import JobStatus, api_view
 from image_analyzer.objects import ObjectStore
-from image_analyzer.observability import get_logger
+from image_analyzer.observability import get_logger, get_tracer
 from image_analyzer.store import JobStore
 from image_analyzer.uploads import is_job_id
 
 logger = get_logger()
+tracer = get_tracer()
 app = create_resolver(logger)
 
 
@@ -28,7 +29,7 @@ def get_results() -> Response:
         raise ApiError(400, ErrorCode.INVALID_JOB_ID, "jobId must be the UUID returned by /request-upload.")
     logger.append_keys(jobId=job_id)
     item = JobStore(aws.dynamodb_table(required("TABLE_NAME"))).get(job_id)
-    if item is None:
+    if item is None or not may_read(item, caller(app.current_event)):
         raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
     image_url = crop_url = None
     if item.get("status") == JobStatus.COMPLETE and item.get("imageKey"):
@@ -40,6 +41,7 @@ def get_results() -> Response:
     return json_response(200, api_view(item, image_url, crop_url))
 
 
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -14,16 +14,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_analyzer import aws
-from image_analyzer.config import float_setting, int_setting, required, setting
+from image_analyzer.config import bool_setting, float_setting, int_setting, required, setting
 from image_analyzer.events import object_keys, s3_event_from_message
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
-from image_analyzer.observability import get_logger, get_metrics
+from image_analyzer.observability import get_logger, get_metrics, get_tracer
 from image_analyzer.processing import Outcome, Processor, Result
 from image_analyzer.store import JobStore
 
 logger = get_logger()
 metrics = get_metrics()
+tracer = get_tracer()
 # Report failures per item even when every item failed, rather than failing the invocation.
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -36,6 +37,7 @@ def processor() -> Processor:
         labels=LabelDetector(aws.rekognition_client(), int_setting("MAX_LABELS", 1), float_setting("MIN_CONFIDENCE")),
         max_upload_bytes=int_setting("MAX_UPLOAD_BYTES", minimum=1),
         classifier=classifier if setting("CLASSIFIER_SPEC") else None,
+        keep_originals=bool_setting("KEEP_ORIGINALS"),
     )
 
 
@@ -94,6 +96,7 @@ def _handle_sqs_record(record: SQSRecord, lambda_context: LambdaContext) -> None
     _process_s3_records(body, final_attempt=final, context=lambda_context)
 
 
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -13,15 +13,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from image_analyzer import aws
 from image_analyzer.config import int_setting, required
 from image_analyzer.errors import ApiError, ErrorCode, ProcessingError
-from image_analyzer.http import create_resolver, json_response
+from image_analyzer.http import caller, create_resolver, json_response, may_read
 from image_analyzer.jobs import JobStatus
+from image_analyzer.keys import view_source_key
 from image_analyzer.objects import ObjectStore
-from image_analyzer.observability import get_logger
+from image_analyzer.observability import get_logger, get_tracer
 from image_analyzer.store import JobStore
 from image_analyzer.uploads import is_job_id
 from image_analyzer.views import View, parse_view
 
+VIEW_SOURCE_MAX_BYTES = 512 * 2**20
 logger = get_logger()
+tracer = get_tracer()
 app = create_resolver(logger)
 
 
@@ -50,7 +53,7 @@ def render_view() -> Response:
         event.get_query_string_value("width"),
     )
     item = JobStore(aws.dynamodb_table(required("TABLE_NAME"))).get(job_id)
-    if item is None:
+    if item is None or not may_read(item, caller(app.current_event)):
         raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
     dicom_meta = (item.get("results") or {}).get("dicom")
     if item.get("status") != JobStatus.COMPLETE or not dicom_meta:
@@ -61,9 +64,11 @@ def render_view() -> Response:
     key = view.key(job_id)
     window_meta: dict[str, Any] | None = None
     if not objects.exists(key):
-        stored = objects.read(str(item["s3Key"]), int_setting("MAX_UPLOAD_BYTES", minimum=1))
+        # The frame's stored values, kept at processing time (the upload itself is deleted); written by the
+        # processor within its memory budget, so its size needs no other limit here.
+        stored = objects.read(view_source_key(job_id), VIEW_SOURCE_MAX_BYTES)
         if stored is None or stored.body is None:
-            raise ApiError(410, ErrorCode.UPLOAD_GONE, "The original upload is no longer stored.")
+            raise ApiError(410, ErrorCode.UPLOAD_GONE, "This job's image data is no longer stored.")
         try:
             png, window_meta = _render(stored.body, view)
         except ProcessingError as exc:
@@ -74,6 +79,7 @@ def render_view() -> Response:
     return json_response(200, {"jobId": job_id, "view": view.slug, "window": window_meta, "imageUrl": url})
 
 
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from image_analyzer.definitions import ROUTES
+from local.auth import LocalIssuer, authorizer_context
 from local.runtime import FunctionRuntime, InvocationError
 from local.services import BackgroundHTTPServer
 
@@ -167,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
                 cors.update(
                     {
                         "Access-Control-Allow-Methods": ",".join(sorted({r.method for r in ROUTES})),
-                        "Access-Control-Allow-Headers": "content-type",
+                        "Access-Control-Allow-Headers": "authorization,content-type",
                         "Access-Control-Max-Age": "600",
                     }
                 )
@@ -179,12 +180,22 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._json(404, {"message": "Not Found"})
             return
+        claims = None
+        if self.server.issuer is not None:
+            # The authorizer runs before the body is read and before any function is invoked.
+            claims = self.server.issuer.verify(self.headers.get("Authorization"))
+            if claims is None:
+                self._json(401, {"message": "Unauthorized"}, {"WWW-Authenticate": "Bearer", **self._cors_headers()})
+                self.close_connection = True
+                return
         body = self._read_body()
         if body is None:
             return
         event = build_event(
             method, self.path, dict(self.headers.items()), body, f"{method} {path}", self.client_address[0]
         )
+        if claims is not None:
+            event["requestContext"]["authorizer"] = authorizer_context(claims)
         try:
             result = self.server.runtime.invoke(function, event)
         except InvocationError as exc:
@@ -213,8 +224,14 @@ class ApiServer(BackgroundHTTPServer):
     thread_name = "api-front"
 
     def __init__(
-        self, runtime: FunctionRuntime, allowed_origins: list[str], host: str = "127.0.0.1", port: int = 0
+        self,
+        runtime: FunctionRuntime,
+        allowed_origins: list[str],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        issuer: LocalIssuer | None = None,
     ) -> None:
         super().__init__(_Handler, host, port)
         self.runtime = runtime
         self.allowed_origins = allowed_origins
+        self.issuer = issuer  # None: an open API

@@ -32,13 +32,19 @@ console = Console()
 _PROGRESS = {"requested": 1, "uploaded": 2, "pending": 2, "processing": 3, "complete": 4, "error": 4}
 
 
-def _start_stack(backend: str, port: int = 0, log: Any = None, classifier: str | None = None) -> Any:
+TOKEN_ENV = "IMAGE_ANALYZER_TOKEN"
+
+
+def _start_stack(
+    backend: str, port: int = 0, log: Any = None, classifier: str | None = None, auth: bool = False
+) -> Any:
     from local.stack import LocalStack, StackOptions
 
     # The processor reads the spec (and the model beside it) from this path, as a Lambda reads one under /opt.
     settings = {"CLASSIFIER_SPEC": str(Path(classifier).resolve())} if classifier else {}
+    options = StackOptions(backend=backend, port=port, log=log, settings=settings, auth=auth)
     with console.status(f"starting the local stack ({backend})…"):
-        stack = LocalStack(StackOptions(backend=backend, port=port, log=log, settings=settings)).start()
+        stack = LocalStack(options).start()
     console.print(f"[green]local stack ready[/] ({backend}) in {stack.startup_seconds:.1f} s — API {stack.api_url}")
     return stack
 
@@ -86,7 +92,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 2
     log = FunctionLog(args.log_file)
     try:
-        stack = _start_stack(args.backend, args.port, log, args.classifier)
+        stack = _start_stack(args.backend, args.port, log, args.classifier, args.auth)
     except OSError as exc:
         log.close()
         console.print(f"[red]cannot serve on port {args.port}: {exc.strerror}[/]; choose another with --port")
@@ -101,6 +107,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     console.print(
         f"  emulator   {stack.backend.endpoint_url} (bucket {stack.resources.bucket}, table {stack.resources.table})"
     )
+    if stack.issuer is not None:
+        token = stack.issuer.token("developer")
+        console.print("  auth       every route needs a token of this session's key (API Gateway's JWT rules)")
+        console.print(f"  token      export {TOKEN_ENV}={token}", soft_wrap=True, highlight=False)
+    else:
+        console.print("  auth       none (open, for localhost development; `up --auth` checks tokens)")
     where = "below" if args.log_file == "-" else f"in {args.log_file} (tail -f it)"
     console.print(f"  logs       function logs {where}")
     console.print("Ctrl-C to stop.")
@@ -233,7 +245,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             stack_scope.callback(stack.stop)
             api = stack.api_url
         items = [(f.name, f.read_bytes()) for f in files]
-        results = analyze(ApiClient(api), items, Path(args.out), args.timeout, args.window)
+        results = analyze(ApiClient(api, token=args.token), items, Path(args.out), args.timeout, args.window)
     failed = sum(not r.ok for r in results)
     console.print(f"{len(results) - failed} complete, {failed} error")
     return 1 if failed else 0
@@ -335,10 +347,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the functions' logs go (JSON lines with the jobId); '-' for the console",
     )
     up.add_argument("--classifier", metavar="SPEC", help="run this ONNX classifier spec (JSON) on every image")
+    up.add_argument(
+        "--auth",
+        action="store_true",
+        help="require a JWT on every route, as a deployed stack does; prints a development token",
+    )
     up.set_defaults(run=cmd_up)
     an = _subcommand(commands, "analyze", "analyse image or DICOM files", [backend_option])
     an.add_argument("files", nargs="+", help="JPEG, PNG, GIF, WebP, BMP, TIFF or DICOM files")
     an.add_argument("--api", help="API URL of a running stack (default: start a local one)")
+    an.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV) or None,
+        help=f"bearer token for an authenticated stack (default: ${TOKEN_ENV})",
+    )
     an.add_argument("--out", default="analysed", help="folder for the analysed images")
     an.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each job")
     an.add_argument(

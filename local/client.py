@@ -56,10 +56,12 @@ def content_type(name: str) -> str:
 
 
 class ApiClient:
-    def __init__(self, api_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, api_url: str, timeout_s: float = 30.0, token: str | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.http = requests.Session()
         self.timeout_s = timeout_s
+        # Sent to the API only: a presigned S3 URL carries its own signature and S3 refuses a second one.
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
 
     def _json(self, response: requests.Response) -> dict[str, Any]:
         try:
@@ -74,7 +76,9 @@ class ApiClient:
         payload: dict[str, Any] = {"fileName": name, "fileType": file_type}
         if size is not None:
             payload["fileSize"] = size
-        return self._json(self.http.post(f"{self.api_url}/request-upload", json=payload, timeout=self.timeout_s))
+        return self._json(
+            self.http.post(f"{self.api_url}/request-upload", json=payload, headers=self._auth, timeout=self.timeout_s)
+        )
 
     def upload(self, grant: dict[str, Any], data: bytes) -> None:
         response = self.http.put(grant["uploadUrl"], data=data, headers=grant["uploadHeaders"], timeout=self.timeout_s)
@@ -83,7 +87,9 @@ class ApiClient:
 
     def results(self, job_id: str) -> dict[str, Any]:
         return self._json(
-            self.http.get(f"{self.api_url}/get-results", params={"jobId": job_id}, timeout=self.timeout_s)
+            self.http.get(
+                f"{self.api_url}/get-results", params={"jobId": job_id}, headers=self._auth, timeout=self.timeout_s
+            )
         )
 
     def wait(
@@ -112,7 +118,9 @@ class ApiClient:
             params["center"], params["width"] = (part.strip() for part in window.split(",", 1))
         else:
             params["window"] = window
-        return self._json(self.http.get(f"{self.api_url}/render", params=params, timeout=self.timeout_s))
+        return self._json(
+            self.http.get(f"{self.api_url}/render", params=params, headers=self._auth, timeout=self.timeout_s)
+        )
 
     def submit(self, name: str, data: bytes, file_type: str | None = None) -> str:
         grant = self.request_upload(name, file_type or content_type(name), len(data) or None)

@@ -61,6 +61,8 @@ def lambda_environment(
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",
+            # No X-Ray daemon runs locally: the handlers' Tracer would try to send segments to one.
+            "POWERTOOLS_TRACE_DISABLED": "true",
         }
     )
     env.update(endpoints)  # boto3's standard AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_REKOGNITION

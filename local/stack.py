@@ -22,6 +22,7 @@ import boto3
 
 from image_analyzer.definitions import FUNCTIONS, QUEUE, StackSettings
 from local.apigw import ApiServer
+from local.auth import LocalIssuer
 from local.emulator import BACKEND_ENV, LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Backend, start_backend
 from local.labels.service import LabelServiceProcess
 from local.poller import QueuePoller
@@ -51,6 +52,8 @@ class StackOptions:
     emulator: Backend | None = None
     # Resource names get this suffix; stacks sharing one in-process emulator must differ.
     name: str = field(default_factory=lambda: f"local-{uuid.uuid4().hex[:6]}")
+    # True: every route needs a token of the stack's own issuer (`up --auth`), as a deployed JWT authorizer does.
+    auth: bool = False
 
 
 class LocalStack:
@@ -63,6 +66,7 @@ class LocalStack:
         self.api: ApiServer | None = None
         self.poller: QueuePoller | None = None
         self.dead_letter_poller: QueuePoller | None = None
+        self.issuer: LocalIssuer | None = LocalIssuer() if self.options.auth else None
         self.startup_seconds = 0.0
         self._watch_stop: threading.Event | None = None
         self.logs: list[tuple[str, str]] = []
@@ -102,7 +106,8 @@ class LocalStack:
             )
             self.labels.await_ready()
             self.runtime.await_ready()
-            self.api = ApiServer(self.runtime, settings.values["ALLOWED_ORIGINS"].split(","), port=opts.port).start()
+            origins = settings.values["ALLOWED_ORIGINS"].split(",")
+            self.api = ApiServer(self.runtime, origins, port=opts.port, issuer=self.issuer).start()
             self.poller = self._poller(
                 self.resources.queue_url, self.resources.queue_arn, QUEUE.consumer, QUEUE.batch_size,
                 concurrency=min(opts.processor_workers, QUEUE.max_concurrency), log=sink, label="poller",

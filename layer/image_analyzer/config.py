@@ -33,6 +33,13 @@ def int_setting(name: str, minimum: int = 0) -> int:
     return value
 
 
+def bool_setting(name: str) -> bool:
+    raw = setting(name).lower()
+    if raw not in ("true", "false"):
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
+
+
 def float_setting(name: str) -> float:
     raw = setting(name)
     try:

@@ -40,7 +40,17 @@ SETTINGS: dict[str, Setting] = {
         Setting("MAX_LABELS", "20", "DetectLabels MaxLabels."),
         Setting("ALLOWED_ORIGINS", "*", "Comma-separated CORS origins for the API and the bucket."),
         Setting("RETENTION_DAYS", "7", "Days a job record (TTL) and its objects (lifecycle) are kept."),
+        Setting(
+            "DAILY_UPLOAD_QUOTA",
+            "500",
+            "Uploads a caller may request per UTC day (by JWT subject, or source IP on an open stack); 0: no quota.",
+        ),
         Setting("MAX_RECEIVE_COUNT", "3", "Deliveries of a message before it is redriven to the DLQ."),
+        Setting(
+            "KEEP_ORIGINALS",
+            "false",
+            "true keeps each upload after its job ends (until the uploads/ lifecycle expires it); false deletes it.",
+        ),
         Setting("LOG_LEVEL", "INFO", "Log level of every function."),
         Setting(
             "CLASSIFIER_SPEC",
@@ -76,7 +86,13 @@ FUNCTIONS: dict[str, FunctionDef] = {
             memory_mb=256,
             timeout_s=10,
             description="Validates an upload request, creates the job and returns presigned upload URLs.",
-            environment=(*_COMMON_ENV, "MAX_UPLOAD_BYTES", "URL_EXPIRY_SECONDS", "ALLOWED_ORIGINS"),
+            environment=(
+                *_COMMON_ENV,
+                "MAX_UPLOAD_BYTES",
+                "URL_EXPIRY_SECONDS",
+                "ALLOWED_ORIGINS",
+                "DAILY_UPLOAD_QUOTA",
+            ),
         ),
         FunctionDef(
             name="process_image",
@@ -91,6 +107,7 @@ FUNCTIONS: dict[str, FunctionDef] = {
                 "MAX_LABELS",
                 "MAX_RECEIVE_COUNT",
                 "CLASSIFIER_SPEC",
+                "KEEP_ORIGINALS",
             ),
             needs_imaging=True,
         ),
@@ -100,7 +117,7 @@ FUNCTIONS: dict[str, FunctionDef] = {
             memory_mb=256,
             timeout_s=30,
             description="Ends every job whose upload message reached the dead-letter queue as PROCESSING_FAILED.",
-            environment=_COMMON_ENV,
+            environment=(*_COMMON_ENV, "KEEP_ORIGINALS"),
         ),
         FunctionDef(
             name="render_view",
@@ -128,12 +145,17 @@ class Route:
     method: str
     path: str
     function: str
+    # API Gateway throttling of this route (requests per second, burst), for all callers together.
+    rate_limit: float
+    burst_limit: int
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/request-upload", "request_upload"),
-    Route("GET", "/get-results", "get_results"),
-    Route("GET", "/render", "render_view"),
+    Route("POST", "/request-upload", "request_upload", rate_limit=5, burst_limit=10),
+    # Clients poll for results: the most frequent call, and the cheapest.
+    Route("GET", "/get-results", "get_results", rate_limit=20, burst_limit=40),
+    # A new view renders a DICOM frame (1 GB function): the most expensive call.
+    Route("GET", "/render", "render_view", rate_limit=2, burst_limit=5),
 )
 
 

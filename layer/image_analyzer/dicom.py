@@ -31,6 +31,8 @@ from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    SecondaryCaptureImageStorage,
+    generate_uid,
 )
 
 from image_analyzer import budget, imaging, png
@@ -67,6 +69,137 @@ PRESETS: dict[str, Window] = {
     "liver": Window(60, 150),
 }
 
+# Body Part Examined is free text in practice: only DICOM's defined terms (PS3.16 Annex L) are kept, anything
+# else (a name, a note typed at the console) is dropped.
+BODY_PARTS = frozenset(
+    [
+        "ABDOMEN",
+        "ABDOMENPELVIS",
+        "ACJOINT",
+        "ADRENAL",
+        "AMNIOTICFLUID",
+        "ANKLE",
+        "ANUS",
+        "AORTA",
+        "AORTICARCH",
+        "APPENDIX",
+        "ARM",
+        "ASCAORTA",
+        "AXILLA",
+        "BACK",
+        "BILEDUCT",
+        "BLADDER",
+        "BRAIN",
+        "BREAST",
+        "BRONCHUS",
+        "BUTTOCK",
+        "CALCANEUS",
+        "CALF",
+        "CAROTID",
+        "CEREBELLUM",
+        "CERVIX",
+        "CHEEK",
+        "CHEST",
+        "CHESTABDOMEN",
+        "CHESTABDPELVIS",
+        "CIRCLEOFWILLIS",
+        "CLAVICLE",
+        "COCCYX",
+        "COLON",
+        "CORNEA",
+        "CORONARYARTERY",
+        "CSPINE",
+        "CTSPINE",
+        "DESCAORTA",
+        "DUODENUM",
+        "EAR",
+        "ELBOW",
+        "ESOPHAGUS",
+        "EXTREMITY",
+        "EYE",
+        "EYELID",
+        "FACE",
+        "FEMUR",
+        "FINGER",
+        "FOOT",
+        "GALLBLADDER",
+        "HAND",
+        "HEAD",
+        "HEADNECK",
+        "HEART",
+        "HIP",
+        "HUMERUS",
+        "IAC",
+        "ILEUM",
+        "ILIUM",
+        "JAW",
+        "JEJUNUM",
+        "KIDNEY",
+        "KNEE",
+        "LARYNX",
+        "LEG",
+        "LIVER",
+        "LSPINE",
+        "LSSPINE",
+        "LUNG",
+        "MAXILLA",
+        "MEDIASTINUM",
+        "MOUTH",
+        "NECK",
+        "NECKCHEST",
+        "NECKCHESTABDOMEN",
+        "NECKCHESTABDPELV",
+        "NOSE",
+        "ORBIT",
+        "OVARY",
+        "PANCREAS",
+        "PAROTID",
+        "PATELLA",
+        "PELVIS",
+        "PENIS",
+        "PHARYNX",
+        "PROSTATE",
+        "RADIUS",
+        "RADIUSULNA",
+        "RECTUM",
+        "RIB",
+        "SCALP",
+        "SCAPULA",
+        "SCLERA",
+        "SCROTUM",
+        "SHOULDER",
+        "SKULL",
+        "SPINE",
+        "SPLEEN",
+        "SSPINE",
+        "STERNUM",
+        "STOMACH",
+        "SUBCLAVIAN",
+        "TESTIS",
+        "THIGH",
+        "THUMB",
+        "THYMUS",
+        "THYROID",
+        "TIBIA",
+        "TIBIAFIBULA",
+        "TLSPINE",
+        "TMJ",
+        "TOE",
+        "TONGUE",
+        "TRACHEA",
+        "TSPINE",
+        "ULNA",
+        "URETER",
+        "URETHRA",
+        "UTERUS",
+        "VAGINA",
+        "VULVA",
+        "WHOLEBODY",
+        "WRIST",
+        "ZYGOMA",
+    ]
+)
+
 # The only DICOM attributes that ever leave the file: technical, never identifying.
 _ALLOWED_ATTRIBUTES = {
     "modality": "Modality",
@@ -82,6 +215,9 @@ _ALLOWED_ATTRIBUTES = {
 class Rendering:
     pixels: np.ndarray  # uint8, (rows, columns) or (rows, columns, 3)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # A greyscale frame's stored values and the attributes that window them, as a DICOM file of its own: what
+    # other windows are rendered from once the upload is deleted (no identifying attribute is in it).
+    view_source: bytes | None = None
 
     def to_image(self) -> Image.Image:
         return Image.fromarray(self.pixels, mode="L" if self.pixels.ndim == 2 else "RGB")
@@ -196,6 +332,9 @@ def safe_metadata(ds: Dataset) -> dict[str, Any]:
     for key, keyword in _ALLOWED_ATTRIBUTES.items():
         value = ds.get(keyword)
         meta[key] = None if value in (None, "") else (int(value) if isinstance(value, int) else str(value))
+    if meta["bodyPart"] is not None:
+        term = meta["bodyPart"].strip().upper()
+        meta["bodyPart"] = term if term in BODY_PARTS else None
     meta["frames"] = frame_count(ds)
     tsyntax = ds.file_meta.get("TransferSyntaxUID")
     meta["transferSyntax"] = tsyntax.name if tsyntax is not None else None
@@ -223,6 +362,42 @@ def _frame_view(ds: Dataset, index: int) -> Dataset:
                 for element in group[macro].value[0]:
                     view[element.tag] = element
     return view
+
+
+def view_source(ds: Dataset, arr: np.ndarray, index: int) -> bytes | None:
+    """One frame as a minimal DICOM file: its stored values and only the attributes the greyscale pipeline reads
+    (functional-group overrides folded in). Rendering it with any window gives what rendering that frame of the
+    original gives. None where a faithful copy is not simple (float pixels; big-endian lookup tables)."""
+    if not np.issubdtype(arr.dtype, np.integer) or arr.ndim != 2:
+        return None
+    view = _frame_view(ds, index)
+    big_endian = ds.file_meta.get("TransferSyntaxUID") == ExplicitVRBigEndian
+    if big_endian and any(k in view for k in ("ModalityLUTSequence", "VOILUTSequence")):
+        return None  # their raw OW bytes are in the other byte order
+    out = Dataset()
+    for element in view:
+        out[element.tag] = element
+    out.Modality = str(ds.get("Modality") or "OT")
+    bits = arr.dtype.itemsize * 8
+    out.SamplesPerPixel = 1
+    out.Rows, out.Columns = arr.shape
+    out.BitsAllocated = bits
+    out.BitsStored = min(int(ds.get("BitsStored") or bits), bits)
+    out.HighBit = out.BitsStored - 1
+    out.PixelRepresentation = int(arr.dtype.kind == "i")
+    out.PixelData = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+    out.SOPClassUID = SecondaryCaptureImageStorage
+    out.SOPInstanceUID = generate_uid()
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = out.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+    out.file_meta = meta
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
 
 
 def _first(value: Any) -> float:
@@ -386,6 +561,7 @@ def render_dataset(
     window: Window | str | None = None,
     source: str | None = None,
     invert_monochrome1: bool = True,
+    keep_view_source: bool = False,
 ) -> Rendering:
     """Render one frame (the middle one by default); ``window`` is a Window or a preset name."""
     check_decodable(ds)
@@ -428,6 +604,8 @@ def render_dataset(
         pixels, meta["window"] = _render_grayscale(ds, arr, index, window, source)
         if not invert_monochrome1 and photometric == "MONOCHROME1":
             pixels = 255 - pixels  # only to show what skipping the inversion would look like
+        if keep_view_source:
+            return Rendering(pixels=pixels, metadata=meta, view_source=view_source(ds, arr, index))
     elif photometric in _COLOUR or photometric == "PALETTE COLOR":
         pixels, meta["window"] = _render_colour(ds, arr, photometric), None
     else:
@@ -438,9 +616,19 @@ def render_dataset(
 
 
 def render(
-    data: bytes, frame: int | None = None, window: Window | str | None = None, invert_monochrome1: bool = True
+    data: bytes,
+    frame: int | None = None,
+    window: Window | str | None = None,
+    invert_monochrome1: bool = True,
+    keep_view_source: bool = False,
 ) -> Rendering:
-    return render_dataset(read_dataset(data), frame=frame, window=window, invert_monochrome1=invert_monochrome1)
+    return render_dataset(
+        read_dataset(data),
+        frame=frame,
+        window=window,
+        invert_monochrome1=invert_monochrome1,
+        keep_view_source=keep_view_source,
+    )
 
 
 def modality_values(data: bytes, frame: int = 0) -> np.ndarray:

@@ -14,7 +14,8 @@ class ErrorCode(StrEnum):
     INVALID_JOB_ID = "INVALID_JOB_ID"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
     VIEW_NOT_AVAILABLE = "VIEW_NOT_AVAILABLE"  # /render: not a completed greyscale DICOM job
-    UPLOAD_GONE = "UPLOAD_GONE"  # /render: the original upload has expired
+    UPLOAD_GONE = "UPLOAD_GONE"  # /render: the job's stored source has expired
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the caller's daily upload quota is used up
     NOT_FOUND = "NOT_FOUND"
     INTERNAL = "INTERNAL"
     # Processing errors recorded on the job.
@@ -45,8 +46,9 @@ class ProcessingError(Exception):
 class ApiError(Exception):
     """A client error from the API with its HTTP status."""
 
-    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
+    def __init__(self, status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}

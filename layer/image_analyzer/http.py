@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import binascii
 import json
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -18,12 +19,38 @@ from image_analyzer.config import list_setting
 from image_analyzer.errors import ApiError, ErrorCode
 
 
-def json_response(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
 
 
-def error_response(status: int, code: ErrorCode, message: str) -> Response:
-    return json_response(status, {"error": code.value, "message": message})
+def error_response(status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response(status, {"error": code.value, "message": message}, headers)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the JWT subject that API Gateway's authorizer verified (None on an open stack) and the
+    source IP (what an open stack's quota counts by)."""
+
+    subject: str | None
+    source_ip: str
+
+    @property
+    def quota_key(self) -> str:
+        return f"sub:{self.subject}" if self.subject else f"ip:{self.source_ip}"
+
+
+def caller(event: APIGatewayProxyEventV2) -> Caller:
+    context = event.request_context
+    claims = (context.authorizer.jwt_claim or {}) if context.authorizer else {}
+    subject = claims.get("sub")
+    return Caller(str(subject) if subject else None, context.http.source_ip or "unknown")
+
+
+def may_read(job: dict[str, Any], who: Caller) -> bool:
+    """A job with an owner is visible to that owner only (to anyone else it does not exist)."""
+    owner = job.get("owner")
+    return owner is None or owner == who.subject
 
 
 def request_body(event: APIGatewayProxyEventV2) -> str | None:
@@ -39,7 +66,8 @@ def cors_config() -> CORSConfig:
     return CORSConfig(
         allow_origin=origins[0],
         extra_origins=origins[1:] or None,
-        allow_headers=["Content-Type"],
+        allow_headers=["Content-Type", "Authorization"],
+        expose_headers=["Retry-After"],
         max_age=600,
     )
 
@@ -50,7 +78,7 @@ def create_resolver(logger: Logger) -> APIGatewayHttpResolver:
     @app.exception_handler(ApiError)
     def _client_error(exc: ApiError) -> Response:
         logger.info("request rejected", extra={"errorCode": exc.code.value, "status": exc.status})
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.headers or None)
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response:

@@ -46,22 +46,27 @@ def iso(ts: datetime) -> str:
 class NewJob:
     job_id: str
     s3_key: str
-    file_name: str
     file_type: str
+    extension: str | None  # all that is kept of the file name
+    owner: str | None  # the caller's JWT subject on an authenticated stack
     retention_days: int
 
     def to_item(self, now: datetime) -> dict[str, Any]:
-        return {
+        item = {
             "jobId": self.job_id,
             "status": JobStatus.PENDING.value,
             "s3Key": self.s3_key,
-            "fileName": self.file_name,
             "fileType": self.file_type,
             "createdAt": iso(now),
             "updatedAt": iso(now),
             "expiresAt": int(now.timestamp()) + self.retention_days * 86400,
             "attempts": 0,
         }
+        if self.extension:
+            item["extension"] = self.extension
+        if self.owner:
+            item["owner"] = self.owner
+        return item
 
 
 # DynamoDB numbers: magnitudes from 1e-130 to below 1e126.

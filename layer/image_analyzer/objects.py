@@ -22,12 +22,13 @@ class ObjectStore:
         self._s3 = client
         self.bucket = bucket
 
-    def presigned_put(self, key: str, content_type: str, expires_in: int) -> str:
-        return self._s3.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
-            ExpiresIn=expires_in,
-        )
+    def presigned_put(self, key: str, content_type: str, expires_in: int, content_length: int | None = None) -> str:
+        """A PUT URL with Content-Type signed, and Content-Length too when the size is known: S3 then refuses a
+        body of any other size (without it, one URL accepts up to 5 GB, as often as it is used until it expires)."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        if content_length is not None:
+            params["ContentLength"] = content_length
+        return self._s3.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
 
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
         return self._s3.generate_presigned_post(
@@ -78,3 +79,7 @@ class ObjectStore:
 
     def write(self, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def delete(self, key: str) -> None:
+        """Idempotent: deleting a key that is gone succeeds."""
+        self._s3.delete_object(Bucket=self.bucket, Key=key)

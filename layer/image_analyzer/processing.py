@@ -16,10 +16,10 @@ from image_analyzer.classifier import (
 )
 from image_analyzer.classifier import error_fields as classifier_error_fields
 from image_analyzer.classifier import result_fields as classifier_fields
-from image_analyzer.definitions import CONVERTED_PREFIX
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import ImageFormat
 from image_analyzer.jobs import utc_now
+from image_analyzer.keys import converted_key, crop_key, view_source_key
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
 from image_analyzer.store import ClaimOutcome, JobStore
@@ -51,6 +51,7 @@ class Analysis:
     # The decoded picture behind rendered_png, kept for the classifier stage so that it does not decode the PNG
     # it was just given; None for JPEG and PNG photos (their bytes are served as uploaded).
     picture: Any = None
+    view_source: bytes | None = None  # greyscale DICOM: what /render draws other windows from
 
 
 def analyse(data: bytes, declared_type: str) -> Analysis:
@@ -87,7 +88,7 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
         # Imported on first use: numpy and pydicom are a third of the processor's cold start, and photos need neither.
         from image_analyzer import dicom
 
-        rendering = dicom.render(data)
+        rendering = dicom.render(data, keep_view_source=True)
         image = rendering.to_image()
         png = rendering.to_png()
         rows, columns = rendering.pixels.shape[:2]
@@ -97,6 +98,7 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
             image={"format": fmt.value, "width": columns, "height": rows},
             dicom=rendering.metadata,
             picture=image,
+            view_source=rendering.view_source,
         )
     if fmt not in imaging.LABEL_READY:  # GIF, WebP, BMP, TIFF: labelled and served as the PNG they become
         converted = imaging.convert_photo(data)
@@ -107,30 +109,26 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
     return Analysis(photo.data, None, {"format": fmt.value, "width": photo.width, "height": photo.height}, None)
 
 
-DEAD_LETTER_MESSAGE = (
-    "Processing failed on every attempt (the processor stopped, ran out of time or crashed); "
-    "the upload was kept for investigation."
-)
+DEAD_LETTER_MESSAGE = "Processing failed on every attempt (the processor stopped, ran out of time or crashed)."
 
 
-def end_dead_lettered(store: JobStore, key: str) -> Result:
+def end_dead_lettered(store: JobStore, objects: ObjectStore, key: str, keep_originals: bool) -> Result:
     """A message reached the dead-letter queue: its job, if still pending or processing, ends PROCESSING_FAILED.
-    A job that already finished is left as it is (nothing ever moves backwards)."""
+    A job that already finished is left as it is (nothing ever moves backwards). The upload is not kept."""
     job_id = job_id_from_key(key)
     if job_id is None:
         return Result(Outcome.UNKNOWN_JOB, None)
-    if store.fail(job_id, ErrorCode.PROCESSING_FAILED.value, DEAD_LETTER_MESSAGE, utc_now()):
+    ended = store.fail(job_id, ErrorCode.PROCESSING_FAILED.value, DEAD_LETTER_MESSAGE, utc_now())
+    if not keep_originals:
+        objects.delete(key)
+    if ended:
         return Result(Outcome.FAILED, job_id, ErrorCode.PROCESSING_FAILED.value)
     return Result(Outcome.DUPLICATE, job_id)
 
 
-def converted_key(job_id: str) -> str:
-    # Never under uploads/: writing there would trigger processing again.
-    return f"{CONVERTED_PREFIX}{job_id}.png"
-
-
-def crop_key(job_id: str) -> str:
-    return f"{CONVERTED_PREFIX}{job_id}-crop.png"
+# A photo is copied under converted/ as well: a second PUT to the upload URL must not change what a finished
+# job shows, and the upload itself is deleted.
+_SERVED_EXTENSIONS = {ImageFormat.JPEG: "jpg", ImageFormat.PNG: "png"}
 
 
 # The classifier stage: None when none is configured, the loaded model, or why it could not be loaded.
@@ -144,10 +142,21 @@ class Processor:
     labels: LabelDetector
     max_upload_bytes: int
     classifier: ClassifierSource | None = None
+    # False (the default): the upload is deleted once its job has ended, whatever the outcome; only what the job
+    # shows (under converted/) stays, until the retention expires.
+    keep_originals: bool = False
 
     def process(self, key: str, lease_seconds: float, final_attempt: bool = False) -> Result:
         """Process one object. Transient failures raise (the delivery is retried); on the final attempt the job
         is first marked ``error`` so that nothing is left pending when the message goes to the dead-letter queue."""
+        result = self._process(key, lease_seconds, final_attempt)
+        # A finished job's upload goes, also on a duplicate delivery (an earlier delete may have failed) and for an
+        # object no job asked for. BUSY: another delivery is still reading it.
+        if result.outcome is not Outcome.BUSY and not self.keep_originals:
+            self.objects.delete(key)
+        return result
+
+    def _process(self, key: str, lease_seconds: float, final_attempt: bool) -> Result:
         started = time.perf_counter()
         job_id = job_id_from_key(key)
         if job_id is None:
@@ -169,10 +178,7 @@ class Processor:
         except Exception:
             if final_attempt:
                 self.store.fail(
-                    job_id,
-                    ErrorCode.PROCESSING_FAILED.value,
-                    "Processing failed repeatedly; the upload was kept for investigation.",
-                    utc_now(),
+                    job_id, ErrorCode.PROCESSING_FAILED.value, "Processing failed on every attempt.", utc_now()
                 )
             raise
         self.store.complete(job_id, results, image_key, utc_now(), crop_key=crop)
@@ -188,10 +194,15 @@ class Processor:
                 f"The file is {stored.size} bytes, more than the limit of {self.max_upload_bytes}.",
             )
         analysis = analyse(stored.body, declared_type)
-        image_key = key
         if analysis.rendered_png is not None:
             image_key = converted_key(job_id)
             self.objects.write(image_key, analysis.rendered_png, "image/png")
+        else:  # a JPEG or PNG photo, served as uploaded
+            fmt = ImageFormat(analysis.image["format"])
+            image_key = converted_key(job_id, _SERVED_EXTENSIONS[fmt])
+            self.objects.write(image_key, stored.body, imaging.mime_type(fmt))
+        if analysis.view_source is not None:
+            self.objects.write(view_source_key(job_id), analysis.view_source, "application/dicom")
         results = self.labels.detect(analysis.label_bytes)
         results["image"] = analysis.image
         if analysis.dicom is not None:

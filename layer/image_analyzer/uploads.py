@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,8 @@ from image_analyzer.definitions import UPLOAD_PREFIX
 from image_analyzer.errors import ApiError, ErrorCode
 
 MAX_BODY_BYTES = 8 * 1024
-MAX_NAME_CHARS = 100
+MAX_EXTENSION_CHARS = 10
+UPLOAD_OBJECT_NAME = "original"
 DICOM_TYPE = "application/dicom"
 ALLOWED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff", DICOM_TYPE)
 _TYPE_ALIASES = {
@@ -26,16 +26,18 @@ _TYPE_ALIASES = {
 }
 _DICOM_SUFFIXES = (".dcm", ".dicom")
 _GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream")
-_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = re.compile(rf"^[a-z0-9]{{1,{MAX_EXTENSION_CHARS}}}$")
 _JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
 @dataclass(frozen=True)
 class UploadRequest:
-    file_name: str
-    safe_name: str
+    """What is kept of a request: radiology file names often carry a patient's name, so of the name only the
+    extension survives (no key, record, message or log line ever holds it)."""
+
     file_type: str
     file_size: int | None
+    extension: str | None
 
 
 def parse_body(body: str | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
@@ -54,17 +56,12 @@ def parse_body(body: str | None, max_bytes: int = MAX_BODY_BYTES) -> dict[str, A
     return parsed
 
 
-def safe_file_name(name: str) -> str:
-    """A name that is safe inside an S3 key: no path, no control characters, bounded length, extension kept."""
+def file_extension(name: str) -> str | None:
+    """The name's extension, lower case, if it is a short alphanumeric one ("dcm", "jpg"); otherwise None."""
     base = re.split(r"[\\/]", name)[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
-    base = _UNSAFE_CHARS.sub("_", base).strip("._-")
-    if not base:
-        return "upload"
     stem, dot, ext = base.rpartition(".")
-    if dot and stem and len(ext) <= 10:
-        return f"{stem[: MAX_NAME_CHARS - len(ext) - 1]}.{ext}"
-    return base[:MAX_NAME_CHARS]
+    ext = ext.lower()
+    return ext if dot and stem.strip() and _EXTENSION.match(ext) else None
 
 
 def normalise_type(file_name: str, file_type: str) -> str:
@@ -95,9 +92,7 @@ def validate_upload_request(body: dict[str, Any], max_upload_bytes: int) -> Uplo
     if content_type not in ALLOWED_TYPES:
         allowed = ", ".join(ALLOWED_TYPES)
         raise ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"File type is not allowed; use one of: {allowed}.")
-    # Control characters never reach the record either.
-    clean_name = "".join(ch for ch in file_name if unicodedata.category(ch)[0] != "C").strip()[:255]
-    return UploadRequest(clean_name or "upload", safe_file_name(file_name), content_type, file_size)
+    return UploadRequest(content_type, file_size, file_extension(file_name))
 
 
 def new_job_id() -> str:
@@ -108,8 +103,8 @@ def is_job_id(value: object) -> bool:
     return isinstance(value, str) and bool(_JOB_ID.match(value))
 
 
-def upload_key(job_id: str, safe_name: str) -> str:
-    return f"{UPLOAD_PREFIX}{job_id}/{safe_name}"
+def upload_key(job_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{job_id}/{UPLOAD_OBJECT_NAME}"
 
 
 def job_id_from_key(key: str) -> str | None:

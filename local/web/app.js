@@ -13,6 +13,10 @@ const params = new URLSearchParams(location.search);
 apiInput.value = params.get("api") || localStorage.getItem("imageAnalyzerApi") || "";
 apiInput.addEventListener("change", () => localStorage.setItem("imageAnalyzerApi", apiInput.value.trim()));
 
+const tokenInput = document.getElementById("api-token");
+tokenInput.value = localStorage.getItem("imageAnalyzerToken") || "";
+tokenInput.addEventListener("change", () => localStorage.setItem("imageAnalyzerToken", tokenInput.value.trim()));
+
 function apiBase() {
   const value = apiInput.value.trim().replace(/\/+$/, "");
   return value || location.origin;
@@ -25,9 +29,15 @@ function fileType(file) {
 }
 
 async function api(path, options = {}) {
-  const response = await fetch(apiBase() + path, options);
+  const token = tokenInput.value.trim();
+  const headers = { ...(options.headers || {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+  const response = await fetch(apiBase() + path, { ...options, headers });
   let body = {};
   try { body = await response.json(); } catch { body = { message: `HTTP ${response.status}` }; }
+  if (response.status === 401) {
+    throw new Error(token ? "the access token was refused (expired or not for this stack): paste a new one in Settings"
+                          : "this stack needs an access token: paste one in Settings");
+  }
   if (!response.ok) throw new Error(body.message || body.error || `HTTP ${response.status}`);
   return body;
 }

@@ -26,15 +26,16 @@ def test_a_local_spec_is_uploaded_with_its_model_and_only_they_are_readable(tmp_
     spec = write_classifier(tmp_path / "model", brightness_model(), classes=["a", "b"], input={"width": 8, "height": 8})
     program = run_program({"image-analyzer:classifierSpec": str(spec)}, tmp_path)
     objects = {name: inputs for name, inputs in of_type(program, "aws:s3/bucketObjectv2:BucketObjectv2")}
-    assert objects["classifier-spec"]["key"] == "artifacts/classifier/spec.json"
-    assert objects["classifier-model"]["key"] == "artifacts/classifier/model.onnx"
+    assert objects["classifier-spec"]["key"] == "classifier/spec.json"
+    assert objects["classifier-model"]["key"] == "classifier/model.onnx"
+    assert objects["classifier-spec"]["bucket"] == objects["classifier-model"]["bucket"] == "artifacts-id"
     variables, statements = processor(program)
-    assert variables["CLASSIFIER_SPEC"] == "s3://uploads-id/artifacts/classifier/spec.json"
+    assert variables["CLASSIFIER_SPEC"] == "s3://artifacts-id/classifier/spec.json"
     assert reads(statements) == [
-        "arn:aws:s3:::uploads-id/artifacts/classifier/model.onnx",
-        "arn:aws:s3:::uploads-id/artifacts/classifier/spec.json",
+        "arn:aws:s3:::artifacts-id/classifier/model.onnx",
+        "arn:aws:s3:::artifacts-id/classifier/spec.json",
         "arn:aws:s3:::uploads-id/uploads/*",
-    ], "exactly the two objects besides the uploads: not the layer, not the artifacts prefix"
+    ], "exactly the two objects besides the uploads: not the layer, not the whole artifact bucket"
     others = dict(of_type(program, "aws:lambda/function:Function"))
     assert all(
         "CLASSIFIER_SPEC" not in f["environment"]["variables"] for n, f in others.items() if n != "process_image"

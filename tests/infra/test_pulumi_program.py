@@ -41,9 +41,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["invoke_url"] = "https://api123.execute-api.us-east-1.amazonaws.com/"
         if args.typ == "aws:sqs/queue:Queue":
             state["id"] = physical = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/{args.name}"
+        if args.typ == "aws:cognito/userPool:UserPool":
+            state["endpoint"] = f"cognito-idp.us-east-1.amazonaws.com/{physical}"
         return physical, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "test"}, []
         return {}, []
 
 
@@ -111,13 +115,22 @@ def test_outputs_resolved(program) -> None:
 def test_resource_inventory(program) -> None:
     counts = Counter(t for t, _, _ in program["resources"])
     functions, routes = len(FUNCTIONS), len(ROUTES)
+    buckets = 3  # data, artifacts, access logs
     expected = {
-        "aws:s3/bucket:Bucket": 1,
-        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
-        "aws:s3/bucketPolicy:BucketPolicy": 1,
+        "image-analyzer:storage:Storage": 1,
+        "image-analyzer:ingest:Ingest": 1,
+        "image-analyzer:functions:Functions": 1,
+        "image-analyzer:api:Api": 1,
+        "image-analyzer:monitoring:Monitoring": 1,
+        "aws:s3/bucket:Bucket": buckets,
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": buckets,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": buckets,
+        "aws:s3/bucketPolicy:BucketPolicy": buckets,
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": buckets,
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
+        "aws:s3/bucketLogging:BucketLogging": buckets - 1,
+        "aws:s3/bucketVersioning:BucketVersioning": buckets - 1,
         "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": 1,
-        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
         "aws:s3/bucketNotification:BucketNotification": 1,
         "aws:s3/bucketObjectv2:BucketObjectv2": 1,
         "aws:sqs/queue:Queue": 2,
@@ -130,28 +143,76 @@ def test_resource_inventory(program) -> None:
         "aws:cloudwatch/logGroup:LogGroup": functions + 1,
         "aws:lambda/eventSourceMapping:EventSourceMapping": 2,
         "aws:apigatewayv2/api:Api": 1,
+        "aws:apigatewayv2/authorizer:Authorizer": 1,
+        "aws:cognito/userPool:UserPool": 1,
+        "aws:cognito/userPoolClient:UserPoolClient": 1,
         "aws:apigatewayv2/integration:Integration": routes,
         "aws:apigatewayv2/route:Route": routes,
         "aws:apigatewayv2/stage:Stage": 1,
         "aws:lambda/permission:Permission": routes,
-        "aws:cloudwatch/metricAlarm:MetricAlarm": functions + 2,
+        "aws:sns/topic:Topic": 1,
+        # DLQ depth and age, ingest age, jobs dead-lettered, API 5xx; errors and throttles of each function.
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 5 + 2 * functions,
     }
     counts.pop("pulumi:providers:aws", None)
     assert dict(counts) == expected
 
 
-def test_bucket_is_private_encrypted_tls_only_with_cors_and_expiry(program) -> None:
-    block = one(program, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-    sse = one(program, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-    assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
-    policy = json.loads(one(program, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
-    deny = policy["Statement"][0]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+def buckets(program: dict[str, Any], typ: str) -> dict[str, dict[str, Any]]:
+    """The bucket-level resources of one type, by the name of the bucket they configure."""
+    return {inputs["bucket"].removesuffix("-id"): inputs for _, inputs in of_type(program, typ)}
+
+
+def test_every_bucket_is_private_encrypted_and_tls_only(program) -> None:
+    blocks = buckets(program, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert set(blocks) == {"uploads", "artifacts", "access-logs"}
+    for block in blocks.values():
+        assert all(
+            block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
+    for name, sse in buckets(program, SSE).items():
+        assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256", name
+    for name, policy in buckets(program, "aws:s3/bucketPolicy:BucketPolicy").items():
+        deny = json.loads(policy["policy"])["Statement"][0]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, name
+
+
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+
+
+def test_data_bucket_cors_versioning_and_expiry(program) -> None:
     cors = one(program, "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")["corsRules"][0]
     assert cors["allowedOrigins"] == ["https://app.example.com"] and "PUT" in cors["allowedMethods"]
-    rules = one(program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
-    assert {r["filter"]["prefix"]: r["expiration"]["days"] for r in rules} == {"uploads/": 7, "converted/": 7}
+    lifecycles = buckets(program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    rules = {r["filter"]["prefix"]: r for r in lifecycles["uploads"]["rules"]}
+    # Uploads are deleted once processed; the rule only catches those never processed.
+    assert {p: r["expiration"]["days"] for p, r in rules.items()} == {"uploads/": 1, "converted/": 7}
+    assert all(r["noncurrentVersionExpiration"]["noncurrentDays"] == 7 for r in rules.values())
+    versioning = buckets(program, "aws:s3/bucketVersioning:BucketVersioning")
+    assert {n: v["versioningConfiguration"]["status"] for n, v in versioning.items()} == {
+        "uploads": "Enabled",
+        "artifacts": "Enabled",
+    }
+
+
+def test_access_logging_goes_to_its_own_bucket(program) -> None:
+    logging = buckets(program, "aws:s3/bucketLogging:BucketLogging")
+    assert set(logging) == {"uploads", "artifacts"}
+    assert all(entry["targetBucket"] == "access-logs-id" for entry in logging.values())
+    statements = json.loads(buckets(program, "aws:s3/bucketPolicy:BucketPolicy")["access-logs"]["policy"])["Statement"]
+    delivery = next(st for st in statements if st["Effect"] == "Allow")
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    expiry = buckets(program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["access-logs"]
+    assert expiry["rules"][0]["expiration"]["days"] == 365
+
+
+def test_the_layer_lives_in_the_artifact_bucket_which_expires_old_versions(program) -> None:
+    layer_object = one(program, "aws:s3/bucketObjectv2:BucketObjectv2")
+    assert layer_object["bucket"] == "artifacts-id" and layer_object["key"].startswith("layers/")
+    assert one(program, "aws:lambda/layerVersion:LayerVersion")["s3Bucket"] == "artifacts-id"
+    rule = buckets(program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["artifacts"]["rules"][0]
+    assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 30
 
 
 def test_queues_and_notification(program) -> None:
@@ -163,7 +224,8 @@ def test_queues_and_notification(program) -> None:
     queue_policy = json.loads(one(program, "aws:sqs/queuePolicy:QueuePolicy")["policy"])["Statement"]
     assert len(queue_policy) == 1 and queue_policy[0]["Principal"] == {"Service": "s3.amazonaws.com"}
     assert queue_policy[0]["Action"] == "sqs:SendMessage"
-    assert queue_policy[0]["Condition"]["ArnEquals"]["aws:SourceArn"].startswith("arn:aws:s3:::")
+    assert queue_policy[0]["Condition"]["ArnEquals"]["aws:SourceArn"] == "arn:aws:s3:::uploads-id"
+    assert queue_policy[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
     notification = one(program, "aws:s3/bucketNotification:BucketNotification")["queues"][0]
     assert notification["filterPrefix"] == "uploads/" and notification["events"] == ["s3:ObjectCreated:*"]
     mappings = dict(of_type(program, "aws:lambda/eventSourceMapping:EventSourceMapping"))
@@ -183,6 +245,7 @@ def test_table(program) -> None:
     assert table["billingMode"] == "PAY_PER_REQUEST" and table["hashKey"] == "jobId"
     assert table["ttl"] == {"attributeName": "expiresAt", "enabled": True}
     assert table["pointInTimeRecovery"]["enabled"] and table["serverSideEncryption"]["enabled"]
+    assert table["deletionProtectionEnabled"] is True
 
 
 def test_functions_match_the_definitions(program) -> None:
@@ -196,7 +259,7 @@ def test_functions_match_the_definitions(program) -> None:
             definition.timeout_s,
         )
         assert fn["runtime"] == "python3.12" and fn["architectures"] == ["arm64"]
-        assert len(fn["layers"]) == 1
+        assert len(fn["layers"]) == 1 and fn["tracingConfig"] == {"mode": "Active"}
     assert (functions["process_image"]["memorySize"], functions["process_image"]["timeout"]) == (1024, 300)
 
 
@@ -219,15 +282,19 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
 
     def logs(fn: str) -> dict[str, set[str]]:
         group = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:{fn}-logs:*"
-        return {"logs:CreateLogStream": {group}, "logs:PutLogEvents": {group}}
+        # X-Ray accepts no resource: the trace segments of active tracing.
+        xray = {"xray:PutTraceSegments": {"*"}, "xray:PutTelemetryRecords": {"*"}}
+        return {"logs:CreateLogStream": {group}, "logs:PutLogEvents": {group}, **xray}
 
     assert _policy(program, "request_upload") == {
         "s3:PutObject": {f"{bucket}/uploads/*"},
         "dynamodb:PutItem": {table},
+        "dynamodb:UpdateItem": {table},  # the daily upload counter
         **logs("request_upload"),
     }
     assert _policy(program, "process_image") == {
         "s3:GetObject": {f"{bucket}/uploads/*"},
+        "s3:DeleteObject": {f"{bucket}/uploads/*"},
         "s3:PutObject": {f"{bucket}/converted/*"},
         "rekognition:DetectLabels": {"*"},
         "dynamodb:UpdateItem": {table},
@@ -241,6 +308,7 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
     dlq = f"{queue}-dlq"
     assert _policy(program, "dead_letter") == {
         "dynamodb:UpdateItem": {table},
+        "s3:DeleteObject": {f"{bucket}/uploads/*"},
         "sqs:ReceiveMessage": {dlq},
         "sqs:DeleteMessage": {dlq},
         "sqs:GetQueueAttributes": {dlq},
@@ -248,20 +316,20 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
     }
     assert _policy(program, "render_view") == {
         "dynamodb:GetItem": {table},
-        "s3:GetObject": {f"{bucket}/uploads/*", f"{bucket}/converted/*"},
+        "s3:GetObject": {f"{bucket}/converted/*"},
         "s3:PutObject": {f"{bucket}/converted/*"},
         **logs("render_view"),
     }
     assert _policy(program, "get_results") == {
         "dynamodb:GetItem": {table},
-        "s3:GetObject": {f"{bucket}/uploads/*", f"{bucket}/converted/*"},
+        "s3:GetObject": {f"{bucket}/converted/*"},  # imageUrl never points at an upload
         **logs("get_results"),
     }
 
 
 def _variables_read_by(module_paths: list[Path]) -> set[str]:
     """Environment variables a handler reads: literal names passed to the config accessors or os.environ."""
-    readers = {"required", "setting", "int_setting", "float_setting", "list_setting", "getenv", "get"}
+    readers = {"required", "setting", "int_setting", "float_setting", "bool_setting", "list_setting", "getenv", "get"}
     names: set[str] = set()
     for path in module_paths:
         for node in ast.walk(ast.parse(path.read_text())):
@@ -312,22 +380,62 @@ def test_every_function_gets_every_variable_its_handler_reads(program) -> None:
 def test_http_api_routes_cors_stage(program) -> None:
     api = one(program, "aws:apigatewayv2/api:Api")
     assert api["protocolType"] == "HTTP" and api["corsConfiguration"]["allowOrigins"] == ["https://app.example.com"]
+    assert "authorization" in api["corsConfiguration"]["allowHeaders"]
+    assert api["corsConfiguration"]["exposeHeaders"] == ["retry-after"]
     routes = {inputs["routeKey"] for _, inputs in of_type(program, "aws:apigatewayv2/route:Route")}
     assert routes == {f"{r.method} {r.path}" for r in ROUTES}
     for _, integration in of_type(program, "aws:apigatewayv2/integration:Integration"):
         assert integration["payloadFormatVersion"] == "2.0" and integration["integrationType"] == "AWS_PROXY"
     stage = one(program, "aws:apigatewayv2/stage:Stage")
     assert stage["defaultRouteSettings"]["throttlingRateLimit"] == 20
+    assert {s["routeKey"]: (s["throttlingRateLimit"], s["throttlingBurstLimit"]) for s in stage["routeSettings"]} == {
+        f"{r.method} {r.path}": (r.rate_limit, r.burst_limit) for r in ROUTES
+    }
     assert stage["accessLogSettings"]["destinationArn"].endswith("api-access-logs")
     permissions = [p for _, p in of_type(program, "aws:lambda/permission:Permission")]
     assert all(p["principal"] == "apigateway.amazonaws.com" for p in permissions)
 
 
-def test_log_retention_and_alarms(program) -> None:
-    assert all(g["retentionInDays"] == 30 for _, g in of_type(program, "aws:cloudwatch/logGroup:LogGroup"))
+def test_access_logs_name_the_caller_and_where_they_came_from(program) -> None:
+    log_format = json.loads(one(program, "aws:apigatewayv2/stage:Stage")["accessLogSettings"]["format"])
+    assert log_format["sourceIp"] == "$context.identity.sourceIp"
+    assert log_format["subject"] == "$context.authorizer.claims.sub"
+    assert {"requestId", "routeKey", "status", "authorizerError"} <= set(log_format)
+
+
+def test_every_route_needs_a_jwt_from_the_created_user_pool_by_default(program) -> None:
+    authorizer = one(program, "aws:apigatewayv2/authorizer:Authorizer")
+    assert authorizer["authorizerType"] == "JWT"
+    assert authorizer["identitySources"] == ["$request.header.Authorization"]
+    jwt = authorizer["jwtConfiguration"]
+    assert jwt["issuer"] == "https://cognito-idp.us-east-1.amazonaws.com/image-analyzer-test"
+    assert jwt["audiences"] == ["users-client-id"]
+    for _, route in of_type(program, "aws:apigatewayv2/route:Route"):
+        assert route["authorizationType"] == "JWT" and route["authorizerId"] == "jwt", route["routeKey"]
+    pool = one(program, "aws:cognito/userPool:UserPool")
+    assert pool["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is True  # no self sign-up
+    assert program["outputs"]["userPoolClientId"] == "users-client-id"
+
+
+def test_log_retention_and_alarms_notify_the_topic(program) -> None:
+    assert all(g["retentionInDays"] == 365 for _, g in of_type(program, "aws:cloudwatch/logGroup:LogGroup"))
     alarms = dict(of_type(program, "aws:cloudwatch/metricAlarm:MetricAlarm"))
+    topic = program["outputs"]["alarmTopicArn"]
+    assert topic.endswith(":alarms")
+    for name, alarm in alarms.items():
+        assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], name
     assert alarms["dlq-not-empty"]["metricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarms["dlq-oldest-message"]["metricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarms["ingest-oldest-message"]["dimensions"] == {"QueueName": "ingest-id"}
     dead_lettered = alarms["jobs-dead-lettered"]
     assert (dead_lettered["namespace"], dead_lettered["metricName"]) == ("ImageAnalyzer", "JobsDeadLettered")
     assert dead_lettered["dimensions"] == {"service": "image-analyzer"}
-    assert {f"{n}-errors" for n in FUNCTIONS} <= set(alarms)
+    assert {f"{n}-errors" for n in FUNCTIONS} | {f"{n}-throttles" for n in FUNCTIONS} <= set(alarms)
+    api_5xx = alarms["api-5xx"]
+    assert (api_5xx["namespace"], api_5xx["metricName"], api_5xx["dimensions"]) == (
+        "AWS/ApiGateway",
+        "5xx",
+        {"ApiId": "api-id"},
+    )
+    assert one(program, "aws:sns/topic:Topic")["kmsMasterKeyId"] == "alias/aws/sns"
+    assert not of_type(program, "aws:sns/topicSubscription:TopicSubscription"), "no e-mail configured"

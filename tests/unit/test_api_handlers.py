@@ -39,20 +39,28 @@ def test_request_upload_creates_a_pending_job_and_signed_urls(mock_stack) -> Non
     assert body["uploadHeaders"] == {"Content-Type": "image/jpeg"}
     assert body["expiresIn"] == 900
     signed = parse_qs(urlparse(body["uploadUrl"]).query)
-    assert "content-type" in signed["X-Amz-SignedHeaders"][0].split(";")
-    assert urlparse(body["uploadUrl"]).path.endswith(f"uploads/{job_id}/chest_x-ray.jpg")
+    # The declared size is signed: S3 refuses a body of any other length.
+    assert {"content-type", "content-length"} <= set(signed["X-Amz-SignedHeaders"][0].split(";"))
+    assert urlparse(body["uploadUrl"]).path.endswith(f"uploads/{job_id}/original")
     policy = json.loads(__import__("base64").b64decode(body["upload"]["fields"]["policy"]))
     assert ["content-length-range", 1, 15 * 1024 * 1024] in policy["conditions"]
     assert headers["Access-Control-Allow-Origin"] == "*"
 
     item = mock_stack.table.get_item(Key={"jobId": job_id})["Item"]
-    assert item["status"] == "pending" and item["fileType"] == "image/jpeg" and item["fileName"] == "chest x-ray.jpg"
-    assert item["s3Key"] == f"uploads/{job_id}/chest_x-ray.jpg"
+    assert item["status"] == "pending" and item["fileType"] == "image/jpeg" and item["extension"] == "jpg"
+    assert item["s3Key"] == f"uploads/{job_id}/original" and "fileName" not in item and "owner" not in item
     assert int(item["expiresAt"]) > 0 and item["createdAt"] == item["updatedAt"]
 
-    put = requests.put(body["uploadUrl"], data=b"\xff\xd8\xff" + b"0" * 10, headers=body["uploadHeaders"], timeout=10)
+    put = requests.put(body["uploadUrl"], data=b"\xff\xd8\xff" + b"0" * 1231, headers=body["uploadHeaders"], timeout=10)
     assert put.status_code == 200
-    assert mock_stack.s3.head_object(Bucket=mock_stack.bucket, Key=item["s3Key"])["ContentLength"] == 13
+    assert mock_stack.s3.head_object(Bucket=mock_stack.bucket, Key=item["s3Key"])["ContentLength"] == 1234
+
+
+def test_without_a_size_only_the_type_is_signed(mock_stack) -> None:
+    status, body, _ = request({"fileName": "a.png", "fileType": "image/png"})
+    assert status == 200
+    signed = parse_qs(urlparse(body["uploadUrl"]).query)["X-Amz-SignedHeaders"][0].split(";")
+    assert "content-length" not in signed and "content-type" in signed
 
 
 def test_dicom_name_with_generic_type_is_dicom(mock_stack) -> None:
@@ -61,14 +69,25 @@ def test_dicom_name_with_generic_type_is_dicom(mock_stack) -> None:
         assert status == 200 and body["uploadHeaders"]["Content-Type"] == "application/dicom"
 
 
-def test_file_name_cannot_escape_the_job_prefix(mock_stack) -> None:
-    status, body, _ = request({"fileName": "..\\../../etc/pass\x00wd\n" + "x" * 500 + ".png", "fileType": "image/png"})
+def test_the_file_name_reaches_no_key_record_or_log(mock_stack, capsys) -> None:
+    # Radiology file names often carry the patient's name: only the extension is kept.
+    name = "DOE^JOHN 1961-04-02 ..\\../../etc/pass\x00wd.DCM"
+    status, body, _ = request({"fileName": name, "fileType": "application/dicom", "fileSize": 100})
     assert status == 200
-    key = mock_stack.table.get_item(Key={"jobId": body["jobId"]})["Item"]["s3Key"]
-    prefix = f"uploads/{body['jobId']}/"
-    name = key[len(prefix) :]
-    assert key.startswith(prefix) and "/" not in name and ".." not in name
-    assert all(ch.isalnum() or ch in "._-" for ch in name) and len(name) <= 100 and name.endswith(".png")
+    item = mock_stack.table.get_item(Key={"jobId": body["jobId"]})["Item"]
+    assert item["s3Key"] == f"uploads/{body['jobId']}/original" and item["extension"] == "dcm"
+    logged = capsys.readouterr()
+    for where in (json.dumps(item, default=str), body["uploadUrl"], json.dumps(body), logged.out + logged.err):
+        assert "DOE" not in where and "JOHN" not in where and "1961" not in where
+
+
+@pytest.mark.parametrize(
+    ("name", "extension"), [("scan", None), ("a.tar.gz", "gz"), ("x.abcdefghijk", None), (".png", None)]
+)
+def test_only_a_short_alphanumeric_extension_is_kept(mock_stack, name, extension) -> None:
+    status, body, _ = request({"fileName": name, "fileType": "image/png"})
+    assert status == 200
+    assert mock_stack.table.get_item(Key={"jobId": body["jobId"]})["Item"].get("extension") == extension
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from tests.support import FakeContext, s3_record, sqs_event
 def make_job(mock_stack, status: str) -> str:
     job_id = str(uuid.uuid4())
     store = JobStore(mock_stack.table)
-    store.create(NewJob(job_id, f"uploads/{job_id}/original", "x.jpg", "image/jpeg", 7), utc_now())
+    store.create(NewJob(job_id, f"uploads/{job_id}/original", "image/jpeg", "jpg", None, 7), utc_now())
+    mock_stack.s3.put_object(Bucket=mock_stack.bucket, Key=f"uploads/{job_id}/original", Body=b"\xff\xd8\xff")
     if status != "pending":
         mock_stack.table.update_item(
             Key={"jobId": job_id}, UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
@@ -24,6 +25,7 @@ def make_job(mock_stack, status: str) -> str:
 
 def deliver(mock_stack, keys: list[str], extra_bodies: list[dict] | None = None) -> dict:
     dead_letter.store.cache_clear()
+    dead_letter.objects.cache_clear()
     bodies = [{"Records": [s3_record(mock_stack.bucket, key)]} for key in keys] + (extra_bodies or [])
     return dead_letter.lambda_handler(sqs_event(bodies, receive_count=3), FakeContext(function_name="dead_letter"))
 
@@ -36,6 +38,20 @@ def test_stranded_jobs_end_processing_failed(mock_stack) -> None:
         item = mock_stack.table.get_item(Key={"jobId": job_id})["Item"]
         assert (item["status"], item["errorCode"]) == ("error", "PROCESSING_FAILED")
         assert "every attempt" in item["error"]
+        assert not uploads_of(mock_stack, job_id), "a failed upload is not kept"
+
+
+def uploads_of(mock_stack, job_id: str) -> list[str]:
+    listing = mock_stack.s3.list_objects_v2(Bucket=mock_stack.bucket, Prefix=f"uploads/{job_id}/")
+    return [o["Key"] for o in listing.get("Contents", [])]
+
+
+def test_with_originals_kept_the_upload_stays(mock_stack, monkeypatch) -> None:
+    monkeypatch.setenv("KEEP_ORIGINALS", "true")
+    job_id = make_job(mock_stack, "processing")
+    deliver(mock_stack, [f"uploads/{job_id}/original"])
+    assert mock_stack.table.get_item(Key={"jobId": job_id})["Item"]["errorCode"] == "PROCESSING_FAILED"
+    assert uploads_of(mock_stack, job_id) == [f"uploads/{job_id}/original"]
 
 
 def test_finished_jobs_are_left_as_they_are(mock_stack) -> None:
@@ -49,6 +65,12 @@ def test_test_events_and_foreign_keys_are_ignored(mock_stack) -> None:
     response = deliver(mock_stack, ["uploads/not-a-job/x", "elsewhere/file"], [{"Event": "s3:TestEvent"}])
     assert response == {"batchItemFailures": []}
     assert mock_stack.items() == []
+
+
+def test_an_upload_whose_job_finished_is_deleted_too(mock_stack) -> None:
+    done = make_job(mock_stack, "complete")
+    deliver(mock_stack, [f"uploads/{done}/original"])
+    assert uploads_of(mock_stack, done) == []
 
 
 def test_a_storage_failure_leaves_the_message_for_a_retry(mock_stack, monkeypatch) -> None:

@@ -55,7 +55,36 @@ def test_a_photo_completes_with_labels(mock_stack) -> None:
     assert item["status"] == "complete" and int(item["attempts"]) == 1
     assert item["results"]["Labels"] and item["results"]["Labels"][0]["Name"]
     assert item["results"]["image"] == {"format": "JPEG", "width": 451, "height": 300}
-    assert item["imageKey"] == key and "error" not in item
+    # What imageUrl serves is a copy under converted/, and the upload is gone.
+    assert item["imageKey"] == f"converted/{job_id}.jpg" and "error" not in item
+    assert read(mock_stack, item["imageKey"]) == photo_bytes("chelsea")
+    assert stored_keys(mock_stack, "uploads/") == []
+
+
+def read(stack, key: str) -> bytes:
+    return stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+
+
+def stored_keys(stack, prefix: str) -> list[str]:
+    return [o["Key"] for o in stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=prefix).get("Contents", [])]
+
+
+def test_with_originals_kept_the_upload_stays(mock_stack, monkeypatch) -> None:
+    monkeypatch.setenv("KEEP_ORIGINALS", "true")
+    process_image.processor.cache_clear()
+    job_id, key = new_upload(mock_stack, "a.png", "image/png", photo_bytes("coffee", "PNG"))
+    run_sqs(mock_stack, [key])
+    assert job(mock_stack, job_id)["status"] == "complete" and stored_keys(mock_stack, "uploads/") == [key]
+
+
+def test_a_duplicate_delivery_still_deletes_the_upload(mock_stack) -> None:
+    job_id, key = new_upload(mock_stack, "a.png", "image/png", photo_bytes("coffee", "PNG"))
+    run_sqs(mock_stack, [key])
+    mock_stack.s3.put_object(Bucket=mock_stack.bucket, Key=key, Body=photo_bytes("chelsea"))  # a second PUT
+    run_sqs(mock_stack, [key])
+    item = job(mock_stack, job_id)
+    assert int(item["attempts"]) == 1 and stored_keys(mock_stack, "uploads/") == []
+    assert read(mock_stack, item["imageKey"]) == photo_bytes("coffee", "PNG")
 
 
 def test_dicom_is_rendered_to_png_outside_the_upload_prefix(mock_stack) -> None:
@@ -69,6 +98,9 @@ def test_dicom_is_rendered_to_png_outside_the_upload_prefix(mock_stack) -> None:
     meta = item["results"]["dicom"]
     assert meta["modality"] == "CT" and meta["rows"] == 128 and meta["window"]["source"] == "auto"
     assert item["results"]["image"] == {"format": "DICOM", "width": 128, "height": 128}
+    # Other windows are drawn from a minimal copy of the frame; the upload itself is deleted.
+    assert stored_keys(mock_stack, f"converted/{job_id}/") == [f"converted/{job_id}/source.dcm"]
+    assert stored_keys(mock_stack, "uploads/") == []
 
 
 def test_every_record_of_a_mixed_batch_gets_its_own_outcome(mock_stack, monkeypatch) -> None:
@@ -100,6 +132,7 @@ def test_every_record_of_a_mixed_batch_gets_its_own_outcome(mock_stack, monkeypa
             assert item["status"] == "error", expected
             assert item["errorCode"] == expected.removesuffix("_TEXT")
             assert isinstance(item["error"], str) and len(item["error"]) > 10
+    assert stored_keys(mock_stack, "uploads/") == [], "failed and oversize uploads are not kept"
 
 
 def test_transient_failure_is_retried_then_recorded_before_the_dead_letter_queue(mock_stack, monkeypatch) -> None:

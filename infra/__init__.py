@@ -1,0 +1,1 @@
+"""The Pulumi program's components: storage, ingest, functions, API and monitoring (``__main__.py`` wires them)."""

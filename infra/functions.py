@@ -1,0 +1,236 @@
+"""The Lambda functions: the layer, one least-privilege role and log group each, tracing, the queue mappings."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from image_analyzer.definitions import CONVERTED_PREFIX, FUNCTIONS, PROJECT, QUEUE, UPLOAD_PREFIX
+from infra.config import StackConfig
+from infra.policies import LAMBDA_TRUST, policy_document, statement
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSIFIER_PREFIX = "classifier/"
+LOGS_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+# X-Ray active tracing: what AWSXRayDaemonWriteAccess grants; X-Ray has no resource-level permissions.
+XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+
+@dataclass(frozen=True)
+class DataResources:
+    bucket: aws.s3.Bucket
+    artifacts: aws.s3.Bucket
+    table: aws.dynamodb.Table
+    queue: aws.sqs.Queue
+    dlq: aws.sqs.Queue
+    key: aws.kms.Key | None
+
+
+def layer_archive(config: StackConfig) -> tuple[pulumi.Asset, str]:
+    """The layer zip: given in config, or built now for the configured architecture (deterministic)."""
+    if config.layer_zip:
+        path = Path(config.layer_zip)
+    else:
+        build = importlib.import_module("layer.build")
+        result = build.build(config.architecture)
+        pulumi.log.info(f"layer built: {result.path.name}, {result.unzipped_bytes / 2**20:.0f} MB unzipped")
+        path = result.path
+    digest = base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+    return pulumi.FileAsset(str(path)), digest
+
+
+def s3_object_arn(uri: str) -> str:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"expected s3://bucket/key, got {uri!r}")
+    return f"arn:aws:s3:::{uri[5:]}"
+
+
+def classifier_objects(
+    config: StackConfig, artifacts: aws.s3.Bucket, parent: pulumi.Resource
+) -> tuple[Any, list[Any]] | None:
+    """Where the processor reads its classifier (CLASSIFIER_SPEC) and the ARNs of the two objects it may read:
+    a local spec is uploaded with its model to the artifact bucket; S3 objects are used where they are."""
+    child = pulumi.ResourceOptions(parent=parent)
+    if config.classifier_spec:
+        spec_path = Path(config.classifier_spec)
+        model_name = json.loads(spec_path.read_text())["model"]
+        spec_object = aws.s3.BucketObjectv2(
+            "classifier-spec",
+            bucket=artifacts.id,
+            key=f"{CLASSIFIER_PREFIX}{spec_path.name}",
+            source=pulumi.FileAsset(str(spec_path)),
+            opts=child,
+        )
+        model_object = aws.s3.BucketObjectv2(
+            "classifier-model",
+            bucket=artifacts.id,
+            key=f"{CLASSIFIER_PREFIX}{model_name}",
+            source=pulumi.FileAsset(str(spec_path.parent / model_name)),
+            opts=child,
+        )
+        arns = [pulumi.Output.concat(artifacts.arn, "/", o.key) for o in (spec_object, model_object)]
+        return pulumi.Output.concat("s3://", artifacts.id, "/", spec_object.key), arns
+    if config.classifier_spec_s3:
+        if not config.classifier_model_s3:
+            raise ValueError("image-analyzer:classifierModelS3 is required with classifierSpecS3")
+        arns = [s3_object_arn(config.classifier_spec_s3), s3_object_arn(config.classifier_model_s3)]
+        return config.classifier_spec_s3, arns
+    return None
+
+
+def permissions(data: DataResources, classifier_arns: list[Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """Each function's grants, and nothing more."""
+    objects = lambda prefix: pulumi.Output.concat(data.bucket.arn, "/", prefix, "*")  # noqa: E731
+    grants: dict[str, list[dict[str, Any]]] = {
+        "request_upload": [
+            statement(["s3:PutObject"], [objects(UPLOAD_PREFIX)]),
+            # PutItem: the job; UpdateItem: the caller's daily upload counter.
+            statement(["dynamodb:PutItem", "dynamodb:UpdateItem"], [data.table.arn]),
+        ],
+        "process_image": [
+            # DeleteObject: the upload goes once its job has ended.
+            statement(["s3:GetObject", "s3:DeleteObject"], [objects(UPLOAD_PREFIX)]),
+            statement(["s3:PutObject"], [objects(CONVERTED_PREFIX)]),
+            # DetectLabels has no resource-level permissions: AWS only accepts "*" here.
+            statement(["rekognition:DetectLabels"], ["*"]),
+            # GetItem: a conditional claim that fails re-reads the job to tell a duplicate from a busy one.
+            statement(["dynamodb:UpdateItem", "dynamodb:GetItem"], [data.table.arn]),
+            statement(
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                [data.queue.arn],
+            ),
+            # The classifier's spec and model, and nothing else of the artifacts.
+            *([statement(["s3:GetObject"], classifier_arns)] if classifier_arns else []),
+        ],
+        "dead_letter": [
+            statement(["dynamodb:UpdateItem"], [data.table.arn]),
+            statement(["s3:DeleteObject"], [objects(UPLOAD_PREFIX)]),
+            statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [data.dlq.arn]),
+        ],
+        "render_view": [
+            statement(["dynamodb:GetItem"], [data.table.arn]),
+            # Views are drawn from the job's frame copy and kept, all under converted/.
+            statement(["s3:GetObject", "s3:PutObject"], [objects(CONVERTED_PREFIX)]),
+        ],
+        "get_results": [
+            statement(["dynamodb:GetItem"], [data.table.arn]),
+            statement(["s3:GetObject"], [objects(CONVERTED_PREFIX)]),
+        ],
+    }
+    if data.key is not None:  # SSE-KMS objects and the table: every function reads or writes one of them
+        for name in grants:
+            grants[name].append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [data.key.arn]))
+    return grants
+
+
+class Functions(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, config: StackConfig, data: DataResources, tags: dict[str, str], opts: Any = None
+    ) -> None:
+        super().__init__("image-analyzer:functions:Functions", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        prefix = f"{PROJECT}-{pulumi.get_stack()}"
+
+        # The layer (core + dependencies) goes through S3: it is over the 50 MB direct-upload limit.
+        layer_asset, layer_hash = layer_archive(config)
+        layer_object = aws.s3.BucketObjectv2(
+            "layer-zip",
+            bucket=data.artifacts.id,
+            key=f"layers/layer-{config.architecture}.zip",
+            source=layer_asset,
+            opts=child,
+        )
+        self.layer = aws.lambda_.LayerVersion(
+            "core-layer",
+            layer_name=f"{prefix}-core",
+            s3_bucket=data.artifacts.id,
+            s3_key=layer_object.key,
+            source_code_hash=layer_hash,
+            compatible_runtimes=["python3.12"],
+            compatible_architectures=[config.architecture],
+            description="Image Analyzer core package and its pinned dependencies",
+            opts=child,
+        )
+        code = pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(ROOT / "handlers"))})
+        classifier = classifier_objects(config, data.artifacts, self)
+        grants = permissions(data, classifier[1] if classifier else None)
+        settings = config.settings()
+
+        self.functions: dict[str, aws.lambda_.Function] = {}
+        self.log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
+        for fn_name, definition in FUNCTIONS.items():
+            function_name = f"{prefix}-{fn_name.replace('_', '-')}"
+            log_group = aws.cloudwatch.LogGroup(
+                f"{fn_name}-logs",
+                name=f"/aws/lambda/{function_name}",
+                retention_in_days=config.log_retention_days,
+                tags=tags,
+                opts=child,
+            )
+            self.log_groups[fn_name] = log_group
+            role = aws.iam.Role(f"{fn_name}-role", assume_role_policy=LAMBDA_TRUST, tags=tags, opts=child)
+            aws.iam.RolePolicy(
+                f"{fn_name}-policy",
+                role=role.id,
+                policy=policy_document(
+                    [
+                        *grants[fn_name],
+                        statement(LOGS_ACTIONS, [pulumi.Output.concat(log_group.arn, ":*")]),
+                        statement(XRAY_ACTIONS, ["*"]),
+                    ]
+                ),
+                opts=child,
+            )
+            classifier_location = classifier[0] if classifier and fn_name == QUEUE.consumer else ""
+            environment = pulumi.Output.all(data.bucket.id, data.table.name, classifier_location).apply(
+                lambda values, n=fn_name: (
+                    settings.environment_for(n, values[0], values[1])
+                    | ({"CLASSIFIER_SPEC": values[2]} if values[2] else {})
+                )
+            )
+            self.functions[fn_name] = aws.lambda_.Function(
+                fn_name,
+                name=function_name,
+                description=definition.description,
+                runtime="python3.12",
+                architectures=[config.architecture],
+                handler=definition.handler,
+                memory_size=definition.memory_mb,
+                timeout=definition.timeout_s,
+                role=role.arn,
+                code=code,
+                layers=[self.layer.arn],
+                environment={"variables": environment},
+                logging_config={"log_format": "Text", "log_group": log_group.name},
+                tracing_config={"mode": "Active"},
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            )
+
+        aws.lambda_.EventSourceMapping(
+            "ingest-to-processor",
+            event_source_arn=data.queue.arn,
+            function_name=self.functions[QUEUE.consumer].arn,
+            batch_size=QUEUE.batch_size,
+            maximum_batching_window_in_seconds=QUEUE.max_batching_window_s,
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config={"maximum_concurrency": config.processor_concurrency},
+            opts=child,
+        )
+        aws.lambda_.EventSourceMapping(
+            "dead-letters-to-consumer",
+            event_source_arn=data.dlq.arn,
+            function_name=self.functions[QUEUE.dead_letter_consumer].arn,
+            batch_size=QUEUE.dead_letter_batch_size,
+            function_response_types=["ReportBatchItemFailures"],
+            opts=child,
+        )
+        self.register_outputs({"functions": {n: f.name for n, f in self.functions.items()}})

@@ -1,0 +1,146 @@
+"""The stack as an attacker and a careful operator see it, through HTTP only, on each backend:
+authentication and the daily quota (`up --auth`), bounded single-purpose uploads, immutable results, no file name
+anywhere."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from local.auth import LocalIssuer
+from local.client import ApiClient
+from local.emulator import Backend
+from local.stack import LocalStack, StackOptions
+from tests.support import photo_bytes
+
+QUOTA = 3
+PATIENT_FILE_NAME = "DOE^JANE_1954-03-09_chest.jpg"
+
+
+@pytest.fixture(scope="module")
+def auth_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
+    running = LocalStack(
+        StackOptions(
+            backend=backend, emulator=emulator, processor_workers=1, auth=True,
+            settings={"DAILY_UPLOAD_QUOTA": str(QUOTA)},
+        )
+    ).start()  # fmt: skip
+    yield running
+    running.stop()
+
+
+def routes(api_url: str) -> list[tuple[str, str]]:
+    job = "00000000-0000-4000-8000-000000000000"
+    return [
+        ("POST", f"{api_url}/request-upload"),
+        ("GET", f"{api_url}/get-results?jobId={job}"),
+        ("GET", f"{api_url}/render?jobId={job}&window=lung"),
+    ]
+
+
+def test_without_a_valid_token_every_route_is_refused(auth_stack) -> None:
+    assert auth_stack.issuer is not None
+    stranger = LocalIssuer()  # the same issuer name and audience, another key
+    refused = {
+        "no token": {},
+        "not a JWT": {"Authorization": "Bearer not-a-token"},
+        "another key": {"Authorization": f"Bearer {stranger.token('mallory')}"},
+        "expired": {"Authorization": f"Bearer {auth_stack.issuer.token('alice', lifetime_s=-60)}"},
+        "wrong audience": {"Authorization": f"Bearer {auth_stack.issuer.token('alice', aud='another-api')}"},
+    }
+    for method, url in routes(auth_stack.api_url):
+        for why, headers in refused.items():
+            response = requests.request(method, url, headers=headers, json={}, timeout=10)
+            assert response.status_code == 401, (method, url, why)
+            assert response.json() == {"message": "Unauthorized"}
+    assert not [line for _, line in auth_stack.logs if "upload requested" in line], "no function ran"
+
+
+def test_with_a_token_the_flow_completes_and_only_its_owner_sees_the_job(auth_stack) -> None:
+    assert auth_stack.issuer is not None
+    alice = ApiClient(auth_stack.api_url, token=auth_stack.issuer.token("alice"))
+    result = alice.analyze("chelsea.jpg", photo_bytes("chelsea"), timeout_s=60)
+    assert result.ok and "Cat" in {label["Name"] for label in result.labels}
+    bob = ApiClient(auth_stack.api_url, token=auth_stack.issuer.token("bob"))
+    with pytest.raises(Exception, match="404"):
+        bob.results(result.job_id)
+    owner = auth_stack.table().get_item(Key={"jobId": result.job_id})["Item"]["owner"]
+    assert owner == "alice"
+
+
+def test_over_the_daily_quota_a_caller_gets_429_with_retry_after(auth_stack) -> None:
+    assert auth_stack.issuer is not None
+    token = auth_stack.issuer.token("carol")
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"fileName": "a.png", "fileType": "image/png"}
+    statuses = [
+        requests.post(f"{auth_stack.api_url}/request-upload", json=body, headers=headers, timeout=10)
+        for _ in range(QUOTA + 1)
+    ]
+    assert [r.status_code for r in statuses] == [200] * QUOTA + [429]
+    refused = statuses[-1]
+    assert refused.json()["error"] == "QUOTA_EXCEEDED"
+    assert 0 < int(refused.headers["Retry-After"]) <= 86400
+    # The quota is per caller: someone else still may.
+    other = {"Authorization": f"Bearer {auth_stack.issuer.token('dave')}"}
+    assert requests.post(f"{auth_stack.api_url}/request-upload", json=body, headers=other, timeout=10).ok
+
+
+@pytest.fixture(scope="module")
+def client(stack) -> ApiClient:
+    return ApiClient(stack.api_url)
+
+
+def upload_keys(stack: LocalStack, job_id: str) -> list[str]:
+    listing = stack.client("s3").list_objects_v2(Bucket=stack.resources.bucket, Prefix=f"uploads/{job_id}/")
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def wait_until_gone(stack: LocalStack, job_id: str, timeout_s: float = 30) -> None:
+    """The processor deletes an upload once its job has ended, also on a later duplicate delivery."""
+    deadline = time.monotonic() + timeout_s
+    while upload_keys(stack, job_id):
+        assert time.monotonic() < deadline, "the upload was not deleted"
+        time.sleep(0.1)  # polling an observable state, not waiting for a guess
+
+
+def test_a_second_put_after_completion_does_not_change_what_the_job_shows(stack, client) -> None:
+    first, second = photo_bytes("chelsea"), photo_bytes("coffee")
+    grant = client.request_upload("photo.jpg", "image/jpeg")
+    client.upload(grant, first)
+    record = client.wait(grant["jobId"], 60)
+    assert record["status"] == "complete" and "/converted/" in record["imageUrl"]
+    wait_until_gone(stack, grant["jobId"])
+    client.upload(grant, second)  # the URL has not expired yet
+    wait_until_gone(stack, grant["jobId"])  # the second object was seen, and deleted
+    again = client.results(grant["jobId"])
+    assert client.download(again["imageUrl"]) == first
+    assert again["results"] == record["results"]
+
+
+def test_a_put_of_another_size_than_declared_is_refused_where_signatures_are_checked(stack, client, backend) -> None:
+    data = photo_bytes("chelsea")
+    grant = client.request_upload("photo.jpg", "image/jpeg", size=len(data))
+    assert "content-length" in grant["uploadUrl"].lower()
+    bigger = requests.put(grant["uploadUrl"], data=data + b"\0" * 4096, headers=grant["uploadHeaders"], timeout=10)
+    if backend == "localstack":
+        assert bigger.status_code == 403 and b"SignatureDoesNotMatch" in bigger.content
+        exact = requests.put(grant["uploadUrl"], data=data, headers=grant["uploadHeaders"], timeout=10)
+        assert exact.status_code == 200
+    else:
+        assert bigger.status_code == 200, "moto does not check signatures"
+    assert client.wait(grant["jobId"], 60)["status"] == "complete"
+
+
+def test_the_file_name_reaches_no_key_record_or_log_and_the_upload_is_deleted(stack, client) -> None:
+    result = client.analyze(PATIENT_FILE_NAME, photo_bytes("chelsea"), timeout_s=60)
+    assert result.ok
+    wait_until_gone(stack, result.job_id)
+    item = stack.table().get_item(Key={"jobId": result.job_id})["Item"]
+    assert item["s3Key"] == f"uploads/{result.job_id}/original" and item["extension"] == "jpg"
+    listing = stack.client("s3").list_objects_v2(Bucket=stack.resources.bucket).get("Contents", [])
+    everything = " ".join([str(item), str(result.record), *(o["Key"] for o in listing), *(l for _, l in stack.logs)])
+    assert "DOE" not in everything and "JANE" not in everything and "1954" not in everything

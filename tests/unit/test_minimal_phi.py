@@ -1,0 +1,65 @@
+"""What a DICOM job keeps: defined body-part terms only, and a frame copy for other windows with nothing else in it."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pydicom
+import pytest
+
+from image_analyzer import dicom
+from image_analyzer.errors import ProcessingError
+from local.samples import all_sample_paths
+from tests.support import CANARY, gradient, make_dicom
+
+
+def body_part(value: str) -> str | None:
+    def mutate(ds) -> None:
+        ds.BodyPartExamined = value
+
+    return dicom.render(make_dicom(gradient(), mutate=mutate)).metadata["bodyPart"]
+
+
+@pytest.mark.parametrize(("value", "kept"), [("CHEST", "CHEST"), (" knee ", "KNEE"), ("WHOLEBODY", "WHOLEBODY")])
+def test_defined_body_part_terms_are_kept(value, kept) -> None:
+    assert body_part(value) == kept
+
+
+@pytest.mark.parametrize("value", ["DOE^JOHN", "left knee of Mr Smith", "CHEST 1961", "Thorax"])
+def test_free_text_body_parts_are_dropped(value) -> None:
+    assert body_part(value) is None
+
+
+def test_the_view_source_holds_no_identifying_attribute() -> None:
+    data = make_dicom(gradient(), patient_name=CANARY, patient_id=CANARY, window=(2000, 4000))
+    source = dicom.render(data, keep_view_source=True).view_source
+    assert source is not None and CANARY.encode() not in source
+    ds = pydicom.dcmread(io.BytesIO(source))
+    assert "PatientName" not in ds and "PatientID" not in ds and "InstitutionName" not in ds
+    assert "AccessionNumber" not in ds and "PatientBirthDate" not in ds
+
+
+def test_every_greyscale_sample_renders_the_same_from_its_view_source(report) -> None:
+    # Whatever the window, the frame copy gives the original's render, pixel for pixel.
+    compared = 0
+    for path in all_sample_paths():
+        data = path.read_bytes()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                rendering = dicom.render(data, keep_view_source=True)
+            except (ProcessingError, ValueError):
+                continue
+            if rendering.metadata.get("window") is None:
+                assert rendering.view_source is None, "colour is never windowed: no source is kept"
+                continue
+            assert rendering.view_source is not None, path.name
+            for window in (None, "lung", dicom.Window(100, 500)):
+                expected = dicom.render(data, window=window).pixels
+                actual = dicom.render(rendering.view_source, window=window).pixels
+                assert np.array_equal(expected, actual), (path.name, window)
+        compared += 1
+    report(f"view sources: {compared} greyscale sample files render identically from their frame copy")
+    assert compared >= 50
