@@ -142,5 +142,7 @@ def test_the_file_name_reaches_no_key_record_or_log_and_the_upload_is_deleted(st
     item = stack.table().get_item(Key={"jobId": result.job_id})["Item"]
     assert item["s3Key"] == f"uploads/{result.job_id}/original" and item["extension"] == "jpg"
     listing = stack.client("s3").list_objects_v2(Bucket=stack.resources.bucket).get("Contents", [])
-    everything = " ".join([str(item), str(result.record), *(o["Key"] for o in listing), *(l for _, l in stack.logs)])
+    everything = " ".join(
+        [str(item), str(result.record), *(o["Key"] for o in listing), *(line for _, line in stack.logs)]
+    )
     assert "DOE" not in everything and "JANE" not in everything and "1954" not in everything
