@@ -73,25 +73,11 @@ class Storage(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_block]),
         )
-        aws.s3.BucketLifecycleConfiguration(
-            "access-logs-lifecycle",
-            bucket=self.log_bucket.id,
-            rules=[
-                {
-                    "id": "expire-logs",
-                    "status": "Enabled",
-                    "filter": {},
-                    "expiration": {"days": config.log_retention_days},
-                }
-            ],
-            opts=child,
+        self._lifecycle(
+            self.log_bucket, "access-logs", [{"id": "expire-logs", "expiration": {"days": config.log_retention_days}}]
         )
 
-        self.bucket = aws.s3.Bucket("uploads", force_destroy=config.force_destroy, tags=tags, opts=child)
-        self._private(self.bucket, "uploads", kms=True)
-        self._tls_only(self.bucket, "uploads")
-        self._logged(self.bucket, "uploads")
-        uploads_versioning = self._versioned(self.bucket, "uploads")
+        self.bucket, uploads_versioning = self._data_bucket("uploads")
         aws.s3.BucketCorsConfiguration(
             "uploads-cors",
             bucket=self.bucket.id,
@@ -107,42 +93,33 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
         upload_days = config.retention_days if config.keep_originals else UNPROCESSED_UPLOAD_DAYS
-        aws.s3.BucketLifecycleConfiguration(
-            "uploads-lifecycle",
-            bucket=self.bucket.id,
-            rules=[
+        self._lifecycle(
+            self.bucket,
+            "uploads",
+            [
                 {
                     "id": f"expire-{prefix.rstrip('/')}",
-                    "status": "Enabled",
                     "filter": {"prefix": prefix},
                     "expiration": {"days": days},
                     "noncurrent_version_expiration": {"noncurrent_days": config.noncurrent_version_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 }
                 for prefix, days in ((UPLOAD_PREFIX, upload_days), (CONVERTED_PREFIX, config.retention_days))
             ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[uploads_versioning]),
+            after=uploads_versioning,
         )
 
         # The layer and the classifier's files: code, not data, so not in the bucket of medical images.
-        self.artifacts = aws.s3.Bucket("artifacts", force_destroy=config.force_destroy, tags=tags, opts=child)
-        self._private(self.artifacts, "artifacts", kms=True)
-        self._tls_only(self.artifacts, "artifacts")
-        self._logged(self.artifacts, "artifacts")
-        artifacts_versioning = self._versioned(self.artifacts, "artifacts")
-        aws.s3.BucketLifecycleConfiguration(
-            "artifacts-lifecycle",
-            bucket=self.artifacts.id,
-            rules=[
+        self.artifacts, artifacts_versioning = self._data_bucket("artifacts")
+        self._lifecycle(
+            self.artifacts,
+            "artifacts",
+            [
                 {
                     "id": "expire-old-artifacts",
-                    "status": "Enabled",
-                    "filter": {},
                     "noncurrent_version_expiration": {"noncurrent_days": ARTIFACT_NONCURRENT_DAYS},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 }
             ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[artifacts_versioning]),
+            after=artifacts_versioning,
         )
 
         self.table = aws.dynamodb.Table(
@@ -159,6 +136,36 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"bucket": self.bucket.id, "artifacts": self.artifacts.id, "table": self.table.name})
+
+    def _lifecycle(
+        self,
+        bucket: aws.s3.Bucket,
+        name: str,
+        rules: list[dict[str, Any]],
+        after: pulumi.Resource | None = None,
+    ) -> None:
+        """Rules apply to the whole bucket unless they name a filter; incomplete multipart uploads always go."""
+        complete = [
+            {"status": "Enabled", "filter": {}, "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}
+            | rule
+            for rule in rules
+        ]
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=complete,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[after] if after else []),
+        )
+
+    def _data_bucket(self, name: str) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
+        """A private, encrypted, TLS-only, access-logged, versioned bucket; its lifecycle is the caller's."""
+        bucket = aws.s3.Bucket(
+            name, force_destroy=self._config.force_destroy, tags=self._tags, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self._private(bucket, name, kms=True)
+        self._tls_only(bucket, name)
+        self._logged(bucket, name)
+        return bucket, self._versioned(bucket, name)
 
     def _private(self, bucket: aws.s3.Bucket, name: str, kms: bool) -> aws.s3.BucketPublicAccessBlock:
         child = pulumi.ResourceOptions(parent=self)

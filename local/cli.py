@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from local.client import ApiClient, JobResult
+from local.client import ApiClient, ApiError, JobResult
 from local.emulator import BACKEND_ENV, BACKENDS, BackendUnavailable
 
 console = Console()
@@ -197,7 +197,16 @@ def analyze(
                     "`image-analyzer up`, or check the URL given to --api"
                 )
                 return JobResult(name, "", "error", {"errorCode": "CONNECTION", "error": message}, 0.0)
-            except Exception as exc:  # an API refusal is a result too
+            except ApiError as exc:  # an API refusal is a result too
+                on_status("error")
+                if exc.status == 401:
+                    message = (
+                        f"the API at {client.api_url} needs a token (401): pass --token or set {TOKEN_ENV} "
+                        "(`image-analyzer up --auth` prints one for a local stack)"
+                    )
+                    return JobResult(name, "", "error", {"errorCode": "UNAUTHORIZED", "error": message}, 0.0)
+                return JobResult(name, "", "error", {"errorCode": "CLIENT", "error": str(exc)}, 0.0)
+            except Exception as exc:
                 on_status("error")
                 return JobResult(name, "", "error", {"errorCode": "CLIENT", "error": str(exc)}, 0.0)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -87,3 +88,16 @@ def browser():
         )
         yield instance
         instance.close()
+
+
+def open_page(browser, stack: LocalStack, folder: Path, files: dict[str, bytes]) -> tuple[Any, list[str]]:
+    """The stack's page in a new browser tab with these files written to ``folder`` and picked."""
+    paths = []
+    for name, data in files.items():
+        path = folder / name
+        path.write_bytes(data)
+        paths.append(str(path))
+    page = browser.new_page()
+    page.goto(stack.api_url + "/")
+    page.set_input_files("#file-input", paths)
+    return page, paths

@@ -14,6 +14,7 @@ from local.auth import LocalIssuer
 from local.client import ApiClient
 from local.emulator import Backend
 from local.stack import LocalStack, StackOptions
+from tests.e2e.conftest import open_page
 from tests.support import photo_bytes
 
 QUOTA = 3
@@ -146,3 +147,34 @@ def test_the_file_name_reaches_no_key_record_or_log_and_the_upload_is_deleted(st
         [str(item), str(result.record), *(o["Key"] for o in listing), *(line for _, line in stack.logs)]
     )
     assert "DOE" not in everything and "JANE" not in everything and "1954" not in everything
+
+
+def test_the_page_sends_the_remembered_token(browser, auth_stack, tmp_path) -> None:
+    assert auth_stack.issuer is not None
+    page, paths = open_page(browser, auth_stack, tmp_path, {"cat.jpg": photo_bytes("chelsea")})
+    page.wait_for_function("() => document.querySelector('.job')?.dataset.status === 'error'", timeout=30_000)
+    assert "needs an access token" in page.locator(".job .error").inner_text()
+    page.locator(".settings summary").click()
+    page.fill("#api-token", auth_stack.issuer.token("erin"))
+    page.dispatch_event("#api-token", "change")
+    page.reload()  # remembered in this browser
+    assert page.input_value("#api-token").count(".") == 2
+    page.set_input_files("#file-input", paths)
+    page.wait_for_function("() => document.querySelector('.job')?.dataset.status === 'complete'", timeout=60_000)
+    assert "Cat" in page.locator(".job .labels").inner_text()
+    page.close()
+
+
+def test_the_cli_sends_its_token(auth_stack, tmp_path, capsys) -> None:
+    from local.cli import main
+
+    assert auth_stack.issuer is not None
+    path = tmp_path / "cat.jpg"
+    path.write_bytes(photo_bytes("chelsea"))
+    out = str(tmp_path / "out")
+    assert main(["analyze", "--api", auth_stack.api_url, "--out", out, str(path)]) == 1
+    refused = capsys.readouterr().out
+    assert "UNAUTHORIZED" in refused and "--token" in refused
+    token = auth_stack.issuer.token("frank")
+    assert main(["analyze", "--api", auth_stack.api_url, "--token", token, "--out", out, str(path)]) == 0
+    assert "1 complete, 0 error" in capsys.readouterr().out

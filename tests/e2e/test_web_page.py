@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.e2e.conftest import open_page
 from tests.support import photo_bytes, sample_bytes
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -58,11 +59,7 @@ def test_upload_through_the_page(browser, stack, tmp_path: Path) -> None:
 
 
 def test_window_and_level_on_a_dicom_card(browser, stack, tmp_path: Path) -> None:
-    path = tmp_path / "ct.dcm"
-    path.write_bytes(sample_bytes("CT_small.dcm"))
-    page = browser.new_page()
-    page.goto(stack.api_url + "/")
-    page.set_input_files("#file-input", [str(path)])
+    page, _ = open_page(browser, stack, tmp_path, {"ct.dcm": sample_bytes("CT_small.dcm")})
     page.wait_for_selector(".job[data-status=complete] .window-form:not([hidden])", timeout=60_000)
     image = page.locator(".picture-frame img")
     image.evaluate("img => img.decode()")
