@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -125,6 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _respond(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self._status = status
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -180,6 +183,29 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._json(404, {"message": "Not Found"})
             return
+        started = time.perf_counter()
+        self._claims: dict[str, Any] | None = None
+        try:
+            self._invoke(method, path, function)
+        finally:
+            self._access_log(f"{method} {path}", started)
+
+    def _access_log(self, route_key: str, started: float) -> None:
+        """One JSON line per API request, with the fields of the deployed stage's access log."""
+        if self.server.access_log is None:
+            return
+        entry = {
+            "requestId": str(uuid.uuid4()),
+            "sourceIp": self.client_address[0],
+            "subject": (self._claims or {}).get("sub"),
+            "userAgent": self.headers.get("User-Agent", ""),
+            "routeKey": route_key,
+            "status": getattr(self, "_status", None),
+            "latencyMs": round((time.perf_counter() - started) * 1000),
+        }
+        self.server.access_log("api-access", json.dumps(entry))
+
+    def _invoke(self, method: str, path: str, function: str) -> None:
         claims = None
         if self.server.issuer is not None:
             # The authorizer runs before the body is read and before any function is invoked.
@@ -195,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
             method, self.path, dict(self.headers.items()), body, f"{method} {path}", self.client_address[0]
         )
         if claims is not None:
+            self._claims = claims
             event["requestContext"]["authorizer"] = authorizer_context(claims)
         try:
             result = self.server.runtime.invoke(function, event)
@@ -230,8 +257,10 @@ class ApiServer(BackgroundHTTPServer):
         host: str = "127.0.0.1",
         port: int = 0,
         issuer: LocalIssuer | None = None,
+        access_log: Callable[[str, str], None] | None = None,
     ) -> None:
         super().__init__(_Handler, host, port)
         self.runtime = runtime
         self.allowed_origins = allowed_origins
         self.issuer = issuer  # None: an open API
+        self.access_log = access_log

@@ -107,7 +107,7 @@ class LocalStack:
             self.labels.await_ready()
             self.runtime.await_ready()
             origins = settings.values["ALLOWED_ORIGINS"].split(",")
-            self.api = ApiServer(self.runtime, origins, port=opts.port, issuer=self.issuer).start()
+            self.api = ApiServer(self.runtime, origins, port=opts.port, issuer=self.issuer, access_log=sink).start()
             self.poller = self._poller(
                 self.resources.queue_url, self.resources.queue_arn, QUEUE.consumer, QUEUE.batch_size,
                 concurrency=min(opts.processor_workers, QUEUE.max_concurrency), log=sink, label="poller",

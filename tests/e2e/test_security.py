@@ -4,6 +4,7 @@ anywhere."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -70,6 +71,13 @@ def test_with_a_token_the_flow_completes_and_only_its_owner_sees_the_job(auth_st
         bob.results(result.job_id)
     owner = auth_stack.table().get_item(Key={"jobId": result.job_id})["Item"]["owner"]
     assert owner == "alice"
+    # The access log names who called and from where, as the deployed stage's does.
+    assert requests.get(f"{auth_stack.api_url}/get-results?jobId={result.job_id}", timeout=10).status_code == 401
+    access = [json.loads(line) for source, line in auth_stack.logs if source == "api-access"]
+    alice_calls = [entry for entry in access if entry["subject"] == "alice"]
+    assert alice_calls and all(entry["sourceIp"] == "127.0.0.1" for entry in alice_calls)
+    assert {"POST /request-upload", "GET /get-results"} <= {entry["routeKey"] for entry in alice_calls}
+    assert any(entry["subject"] is None and entry["status"] == 401 for entry in access)
 
 
 def test_over_the_daily_quota_a_caller_gets_429_with_retry_after(auth_stack) -> None:
