@@ -159,3 +159,37 @@ def test_help_shows_defaults_and_exit_codes(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "(default: analysed)" in result.stdout and "(default: 120.0)" in result.stdout
     assert "exit codes:" in result.stdout and "130" in result.stdout
+
+
+def test_up_with_auth_prints_a_development_token_that_the_api_accepts(backend: str, tmp_path: Path) -> None:
+    import signal
+
+    import requests
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.cli", "up", "--auth", "--port", "0", "--log-file", str(tmp_path / "f.log")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env=cli_environment(**{BACKEND_ENV: backend}),
+    )
+    try:
+        assert process.stdout is not None
+        api_url = token = None
+        for line in process.stdout:
+            if "web page" in line:
+                api_url = line.split()[-1].rstrip("/")
+            if "IMAGE_ANALYZER_TOKEN=" in line:
+                token = line.strip().split("IMAGE_ANALYZER_TOKEN=", 1)[1]
+                break
+        assert api_url and token, "up --auth printed no URL or no token"
+        body = {"fileName": "a.png", "fileType": "image/png"}
+        assert requests.post(api_url + "/request-upload", json=body, timeout=10).status_code == 401
+        headers = {"Authorization": f"Bearer {token}"}
+        assert requests.post(api_url + "/request-upload", json=body, headers=headers, timeout=10).status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.communicate(timeout=60)[0] and process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
