@@ -16,6 +16,7 @@ from image_analyzer.classifier import (
 )
 from image_analyzer.classifier import error_fields as classifier_error_fields
 from image_analyzer.classifier import result_fields as classifier_fields
+from image_analyzer.definitions import UPLOAD_PREFIX
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import ImageFormat
 from image_analyzer.jobs import utc_now
@@ -151,8 +152,9 @@ class Processor:
         is first marked ``error`` so that nothing is left pending when the message goes to the dead-letter queue."""
         result = self._process(key, lease_seconds, final_attempt)
         # A finished job's upload goes, also on a duplicate delivery (an earlier delete may have failed) and for an
-        # object no job asked for. BUSY: another delivery is still reading it.
-        if result.outcome is not Outcome.BUSY and not self.keep_originals:
+        # object no job asked for. BUSY: another delivery is still reading it. Nothing outside uploads/ is ever
+        # deleted, whatever a message names.
+        if result.outcome is not Outcome.BUSY and not self.keep_originals and key.startswith(UPLOAD_PREFIX):
             self.objects.delete(key)
         return result
 

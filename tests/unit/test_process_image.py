@@ -77,6 +77,14 @@ def test_with_originals_kept_the_upload_stays(mock_stack, monkeypatch) -> None:
     assert job(mock_stack, job_id)["status"] == "complete" and stored_keys(mock_stack, "uploads/") == [key]
 
 
+def test_a_message_naming_a_key_outside_uploads_deletes_nothing(mock_stack) -> None:
+    job_id, key = new_upload(mock_stack, "a.png", "image/png", photo_bytes("coffee", "PNG"))
+    run_sqs(mock_stack, [key])
+    image_key = job(mock_stack, job_id)["imageKey"]
+    assert run_sqs(mock_stack, [image_key, "elsewhere/file"]) == {"batchItemFailures": []}
+    assert read(mock_stack, image_key) == photo_bytes("coffee", "PNG")
+
+
 def test_a_duplicate_delivery_still_deletes_the_upload(mock_stack) -> None:
     job_id, key = new_upload(mock_stack, "a.png", "image/png", photo_bytes("coffee", "PNG"))
     run_sqs(mock_stack, [key])
