@@ -52,7 +52,7 @@ def _handle_record(record: SQSRecord) -> None:
             logger.info("dead-lettered message for a job that had already finished", extra=extra)
 
 
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # no responses in traces: the API's hold presigned URLs
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def _handle_sqs_record(record: SQSRecord, lambda_context: LambdaContext) -> None
     _process_s3_records(body, final_attempt=final, context=lambda_context)
 
 
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # no responses in traces: the API's hold presigned URLs
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
