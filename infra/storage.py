@@ -162,8 +162,7 @@ class Storage(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             name, force_destroy=self._config.force_destroy, tags=self._tags, opts=pulumi.ResourceOptions(parent=self)
         )
-        self._private(bucket, name, kms=True)
-        self._tls_only(bucket, name)
+        self._tls_only(bucket, name, self._private(bucket, name, kms=True))
         self._logged(bucket, name)
         return bucket, self._versioned(bucket, name)
 
@@ -187,15 +186,15 @@ class Storage(pulumi.ComponentResource):
             rules=[{"apply_server_side_encryption_by_default": default, "bucket_key_enabled": True}],
             opts=child,
         )
-        self._blocks = {**getattr(self, "_blocks", {}), name: block}
         return block
 
-    def _tls_only(self, bucket: aws.s3.Bucket, name: str) -> None:
+    def _tls_only(self, bucket: aws.s3.Bucket, name: str, block: aws.s3.BucketPublicAccessBlock) -> None:
         aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=bucket.id,
             policy=policy_document([deny_insecure_transport(bucket.arn)]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._blocks[name]]),
+            # A bucket policy written while the public access block is being applied can be refused.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
         )
 
     def _logged(self, bucket: aws.s3.Bucket, name: str) -> None:
