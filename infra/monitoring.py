@@ -30,10 +30,12 @@ class Monitoring(pulumi.ComponentResource):
     ) -> None:
         super().__init__("image-analyzer:monitoring:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Encrypted with the customer-managed key when there is one (its policy lets CloudWatch publish). The
+        # AWS-managed SNS key is no option: CloudWatch may not use it, and alarms would reach nobody.
         self.topic = aws.sns.Topic(
             "alarms",
             name=f"{PROJECT}-{pulumi.get_stack()}-alarms",
-            kms_master_key_id=key.arn if key else "alias/aws/sns",
+            kms_master_key_id=key.arn if key else None,
             tags=tags,
             opts=child,
         )

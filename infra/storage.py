@@ -36,9 +36,29 @@ class Storage(pulumi.ComponentResource):
         self.key = (
             aws.kms.Key(
                 "data-key",
-                description="Image Analyzer: uploads, renders, artifacts and job records",
+                description="Image Analyzer: uploads, renders, artifacts, job records and the alarm topic",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
+                policy=policy_document(
+                    [
+                        {
+                            "Sid": "TheAccountAdministersTheKeyThroughIam",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            # CloudWatch publishes alarms to the encrypted topic: no IAM role of ours is involved.
+                            "Sid": "CloudWatchAlarmsPublishToTheTopic",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                        },
+                    ]
+                ),
                 tags=tags,
                 opts=child,
             )

@@ -63,6 +63,10 @@ def test_a_customer_managed_key_encrypts_the_data_and_every_role_may_use_it(tmp_
     program = run_program({"image-analyzer:customerManagedKey": "true"}, tmp_path)
     key = one(program, "aws:kms/key:Key")
     assert key["enableKeyRotation"] is True
+    statements = json.loads(key["policy"])["Statement"]
+    publish = next(st for st in statements if st["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
+    assert set(publish["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}, "alarms can reach the encrypted topic"
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     key_arn = "arn:aws:kms:us-east-1:123456789012:data-key"
     encryption = buckets(program, SSE)
     for name in ("uploads", "artifacts"):
