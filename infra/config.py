@@ -78,6 +78,10 @@ class StackConfig:
             value = cfg.get_int(key)
             return default if value is None else value
 
+        def number(key: str, default: float) -> float:
+            value = cfg.get_float(key)
+            return default if value is None else value
+
         def boolean(key: str, default: bool) -> bool:
             value = cfg.get_bool(key)
             return default if value is None else value
@@ -87,13 +91,13 @@ class StackConfig:
             allowed_origins=[str(o) for o in origins],
             max_upload_bytes=integer("maxUploadBytes", d.max_upload_bytes),
             url_expiry_seconds=integer("urlExpirySeconds", d.url_expiry_seconds),
-            min_confidence=cfg.get_float("minConfidence") or d.min_confidence,
+            min_confidence=number("minConfidence", d.min_confidence),
             max_labels=integer("maxLabels", d.max_labels),
             retention_days=integer("retentionDays", d.retention_days),
             processor_concurrency=integer("processorConcurrency", d.processor_concurrency),
             max_receive_count=integer("maxReceiveCount", d.max_receive_count),
             log_retention_days=integer("logRetentionDays", d.log_retention_days),
-            api_rate_limit=cfg.get_float("apiRateLimit") or d.api_rate_limit,
+            api_rate_limit=number("apiRateLimit", d.api_rate_limit),
             api_burst_limit=integer("apiBurstLimit", d.api_burst_limit),
             layer_zip=cfg.get("layerZip"),
             force_destroy=boolean("forceDestroy", d.force_destroy),
