@@ -367,8 +367,13 @@ def _frame_view(ds: Dataset, index: int) -> Dataset:
 def view_source(ds: Dataset, arr: np.ndarray, index: int) -> bytes | None:
     """One frame as a minimal DICOM file: its stored values and only the attributes the greyscale pipeline reads
     (functional-group overrides folded in). Rendering it with any window gives what rendering that frame of the
-    original gives. None where a faithful copy is not simple (float pixels; big-endian lookup tables)."""
+    original gives. None where a faithful copy is not simple (float pixels; big-endian lookup tables) or does not
+    fit in the memory budget."""
     if not np.issubdtype(arr.dtype, np.integer) or arr.ndim != 2:
+        return None
+    # The frame's bytes are held about three times while the file is written (pixel bytes, the writer's buffer,
+    # the result). Without room for that, the job still completes; only other windows are not offered.
+    if arr.nbytes * 3 > budget.available_bytes():
         return None
     view = _frame_view(ds, index)
     big_endian = ds.file_meta.get("TransferSyntaxUID") == ExplicitVRBigEndian
@@ -577,6 +582,7 @@ def render_dataset(
         source = source or f"preset:{window}"
         window = PRESETS[window]
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    source_copy = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -605,14 +611,14 @@ def render_dataset(
         if not invert_monochrome1 and photometric == "MONOCHROME1":
             pixels = 255 - pixels  # only to show what skipping the inversion would look like
         if keep_view_source:
-            return Rendering(pixels=pixels, metadata=meta, view_source=view_source(ds, arr, index))
+            source_copy = view_source(ds, arr, index)
     elif photometric in _COLOUR or photometric == "PALETTE COLOR":
         pixels, meta["window"] = _render_colour(ds, arr, photometric), None
     else:
         raise ProcessingError(
             ErrorCode.UNSUPPORTED_DICOM, f"The photometric interpretation {photometric!r} is not supported."
         )
-    return Rendering(pixels=pixels, metadata=meta)
+    return Rendering(pixels=pixels, metadata=meta, view_source=source_copy)
 
 
 def render(

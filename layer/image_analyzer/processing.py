@@ -199,7 +199,8 @@ class Processor:
         if analysis.rendered_png is not None:
             image_key = converted_key(job_id)
             self.objects.write(image_key, analysis.rendered_png, "image/png")
-        else:  # a JPEG or PNG photo, served as uploaded
+        else:  # a JPEG or PNG photo, served as uploaded: the bytes analysed, not a server-side copy of the key,
+            # which a later PUT may already have replaced
             fmt = ImageFormat(analysis.image["format"])
             image_key = converted_key(job_id, _SERVED_EXTENSIONS[fmt])
             self.objects.write(image_key, stored.body, imaging.mime_type(fmt))

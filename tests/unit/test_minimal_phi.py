@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 
 import numpy as np
@@ -63,3 +64,19 @@ def test_every_greyscale_sample_renders_the_same_from_its_view_source(report) ->
         compared += 1
     report(f"view sources: {compared} greyscale sample files render identically from their frame copy")
     assert compared >= 50
+
+
+def test_without_memory_for_the_copy_the_render_still_succeeds(monkeypatch) -> None:
+    data = make_dicom(gradient(512, 512), window=(2000, 4000))
+    full = dicom.render(data, keep_view_source=True)
+    frame_bytes = 512 * 512 * 2
+    real = dicom.budget.available_bytes
+
+    def after_decoding() -> int:
+        # What is left once the frame is decoded (the process grew): room for two copies of it, not three.
+        return frame_bytes * 2 if sys._getframe(1).f_code.co_name == "view_source" else real()
+
+    monkeypatch.setattr(dicom.budget, "available_bytes", after_decoding)
+    tight = dicom.render(data, keep_view_source=True)
+    assert full.view_source is not None and tight.view_source is None
+    assert np.array_equal(full.pixels, tight.pixels)
