@@ -154,8 +154,34 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum()
 
 
-def evaluate(samples: list[Sample], bias: np.ndarray, norms: np.ndarray) -> dict[str, object]:
-    """Fit on everything, and leave-one-image-out; tables of the whole images before and after."""
+Label = tuple[str, float]  # (name, confidence) of the top label at or above MIN_CONFIDENCE
+
+
+@dataclass(frozen=True)
+class Row:
+    """One image's labels without the gate, with the fitted gate, and with a gate fitted without it."""
+
+    image: str
+    photo: bool
+    whole: bool
+    max_cosine: float
+    before: Label | None
+    after: Label | None
+    after_held_out: Label | None
+    animals_before: bool
+    animals_after: bool
+    animals_held_out: bool
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    slope: float
+    centre: float
+    rows: list[Row]
+
+
+def evaluate(samples: list[Sample], bias: np.ndarray, norms: np.ndarray) -> Evaluation:
+    """Fit on everything, and leave-one-image-out; the labels of every image before and after."""
     neutral = OodGate(0.0, 0.0, bias, norms)
     scores = np.array([neutral.max_cosine(s.logits, s.features) for s in samples])
     labels = np.array([s.in_distribution for s in samples], dtype=float)
@@ -168,78 +194,74 @@ def evaluate(samples: list[Sample], bias: np.ndarray, norms: np.ndarray) -> dict
     rows = []
     for sample, score in zip(samples, scores, strict=True):
         probabilities = softmax(sample.logits)
-        fitted = OodGate(slope, centre, bias, norms).probability(score)
-        loo = OodGate(*held_out[sample.group], bias, norms).probability(score)
+        plain = Prediction(probabilities)
+        fitted = Prediction(probabilities, OodGate(slope, centre, bias, norms).probability(score))
+        loo = Prediction(probabilities, OodGate(*held_out[sample.group], bias, norms).probability(score))
         rows.append(
-            {
-                "image": sample.group,
-                "photo": sample.in_distribution,
-                "whole": sample.whole,
-                "max_cosine": round(float(score), 4),
-                "before": top_label(Prediction(probabilities)),
-                "after": top_label(Prediction(probabilities, fitted)),
-                "after_held_out": top_label(Prediction(probabilities, loo)),
-                "animals_before": animal_labels(Prediction(probabilities)),
-                "animals_after": animal_labels(Prediction(probabilities, fitted)),
-                "animals_held_out": animal_labels(Prediction(probabilities, loo)),
-            }
+            Row(
+                sample.group,
+                sample.in_distribution,
+                sample.whole,
+                round(float(score), 4),
+                top_label(plain),
+                top_label(fitted),
+                top_label(loo),
+                bool(animal_labels(plain)),
+                bool(animal_labels(fitted)),
+                bool(animal_labels(loo)),
+            )
         )
-    return {"slope": slope, "centre": centre, "rows": rows}
+    return Evaluation(slope, centre, rows)
 
 
-def summary(all_rows: list[dict[str, object]]) -> dict[str, object]:
-    rows = [r for r in all_rows if r["whole"]]
-    photos_rows = [r for r in rows if r["photo"]]
-    render_rows = [r for r in rows if not r["photo"]]
-    crop_rows = [r for r in all_rows if not r["whole"]]
-    photo_crops = [r for r in crop_rows if r["photo"] and r["before"]]
-    render_crops = [r for r in crop_rows if not r["photo"]]
+def _same_top(rows: list[Row], held_out: bool) -> int:
+    return sum(
+        1 for r in rows if r.before and (after := r.after_held_out if held_out else r.after) and after[0] == r.before[0]
+    )
 
-    def same_top(key: str) -> int:
-        return sum(1 for r in photos_rows if r["before"] and r[key] and r[key][0] == r["before"][0])  # type: ignore[index]
 
+def summary(all_rows: list[Row]) -> dict[str, int]:
+    photo_rows = [r for r in all_rows if r.whole and r.photo]
+    render_rows = [r for r in all_rows if r.whole and not r.photo]
+    photo_crops = [r for r in all_rows if not r.whole and r.photo and r.before]
+    render_crops = [r for r in all_rows if not r.whole and not r.photo]
     return {
-        "photos": len(photos_rows),
-        "photos_labelled_before": sum(1 for r in photos_rows if r["before"]),
-        "photos_same_top_label": same_top("after"),
-        "photos_same_top_label_held_out": same_top("after_held_out"),
+        "photos": len(photo_rows),
+        "photos_labelled_before": sum(1 for r in photo_rows if r.before),
+        "photos_same_top_label": _same_top(photo_rows, held_out=False),
+        "photos_same_top_label_held_out": _same_top(photo_rows, held_out=True),
         "renders": len(render_rows),
-        "renders_labelled_before": sum(1 for r in render_rows if r["before"]),
-        "renders_labelled_after": sum(1 for r in render_rows if r["after"]),
-        "renders_labelled_held_out": sum(1 for r in render_rows if r["after_held_out"]),
-        "renders_with_animals_before": sum(1 for r in render_rows if r["animals_before"]),
-        "renders_with_animals_after": sum(1 for r in render_rows if r["animals_after"]),
-        "renders_with_animals_held_out": sum(1 for r in render_rows if r["animals_held_out"]),
+        "renders_labelled_before": sum(1 for r in render_rows if r.before),
+        "renders_labelled_after": sum(1 for r in render_rows if r.after),
+        "renders_labelled_held_out": sum(1 for r in render_rows if r.after_held_out),
+        "renders_with_animals_before": sum(1 for r in render_rows if r.animals_before),
+        "renders_with_animals_after": sum(1 for r in render_rows if r.animals_after),
+        "renders_with_animals_held_out": sum(1 for r in render_rows if r.animals_held_out),
         # The crops are harder than the whole images: they measure how much margin the gate leaves.
         "labelled_photo_crops": len(photo_crops),
-        "labelled_photo_crops_same_top_label_held_out": sum(
-            1
-            for r in photo_crops
-            if r["after_held_out"] and r["after_held_out"][0] == r["before"][0]  # type: ignore[index]
-        ),
+        "labelled_photo_crops_same_top_label_held_out": _same_top(photo_crops, held_out=True),
         "render_crops": len(render_crops),
-        "render_crops_labelled_before": sum(1 for r in render_crops if r["before"]),
-        "render_crops_labelled_held_out": sum(1 for r in render_crops if r["after_held_out"]),
+        "render_crops_labelled_before": sum(1 for r in render_crops if r.before),
+        "render_crops_labelled_held_out": sum(1 for r in render_crops if r.after_held_out),
     }
 
 
-def _cell(label: object) -> str:
-    return f"{label[0]} {label[1]:.1f}" if label else "—"  # type: ignore[index]
+def _cell(label: Label | None) -> str:
+    return f"{label[0]} {label[1]:.1f}" if label else "—"
 
 
-def print_tables(result: dict[str, object]) -> None:
-    rows = result["rows"]
-    print(f"gate: P(in) = σ({result['slope']:.2f} · (max cosine − {result['centre']:.4f}))")
+def print_tables(result: Evaluation) -> None:
+    print(f"gate: P(in) = σ({result.slope:.2f} · (max cosine − {result.centre:.4f}))")
     print("| image | max cosine | top label before | after | after (held out) |")
     print("|---|---|---|---|---|")
-    for r in rows:  # type: ignore[attr-defined]
-        if r["whole"] and (r["photo"] or r["before"]):
-            kind = "photo" if r["photo"] else "render"
+    for r in result.rows:
+        if r.whole and (r.photo or r.before):
+            kind = "photo" if r.photo else "render"
             print(
-                f"| {kind} {r['image']} | {r['max_cosine']:.3f} | {_cell(r['before'])} | {_cell(r['after'])} "
-                f"| {_cell(r['after_held_out'])} |"
+                f"| {kind} {r.image} | {r.max_cosine:.3f} | {_cell(r.before)} | {_cell(r.after)} "
+                f"| {_cell(r.after_held_out)} |"
             )
-    print(json.dumps(summary(rows), indent=1))  # type: ignore[arg-type]
+    print(json.dumps(summary(result.rows), indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,17 +272,18 @@ def main(argv: list[str] | None = None) -> int:
     classifier = Classifier(gate=OodGate(0.0, 0.0, bias, norms))
     result = evaluate(collect(classifier), bias, norms)
     print_tables(result)
+    slope, centre = round(result.slope, 4), round(result.centre, 5)
     gate = {
         "score": "max over classes of cos(features, class weights)",
-        "slope": round(result["slope"], 4),  # type: ignore[arg-type]
-        "centre": round(result["centre"], 5),  # type: ignore[arg-type]
-        "summary": summary(result["rows"]),  # type: ignore[arg-type]
+        "slope": slope,
+        "centre": centre,
+        "summary": summary(result.rows),
         "bias": [round(float(b), 6) for b in bias],
         "weight_norms": [round(float(n), 6) for n in norms],
     }
     if args.check:
         committed = json.loads(GATE_FILE.read_text())
-        drift = abs(committed["centre"] - gate["centre"]) + abs(committed["slope"] - gate["slope"]) / 100  # type: ignore[operator]
+        drift = abs(committed["centre"] - centre) + abs(committed["slope"] - slope) / 100
         print(f"committed centre {committed['centre']}, slope {committed['slope']}; refitted: drift {drift:.4f}")
         return 0 if drift < 0.005 else 1
     GATE_FILE.write_text(json.dumps(gate, indent=None, separators=(",", ":")) + "\n")
