@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_analyzer import aws
@@ -80,6 +81,7 @@ def render_view() -> Response:
 
 
 @tracer.capture_lambda_handler(capture_response=False)  # no responses in traces: the API's hold presigned URLs
-@logger.inject_lambda_context(clear_state=True)
+# correlation_id: the API's requestId, which the stage's access log carries too.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

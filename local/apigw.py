@@ -185,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         started = time.perf_counter()
         self._claims: dict[str, Any] | None = None
+        self._request_id = str(uuid.uuid4())  # the event's too: access lines and function logs correlate
         try:
             self._invoke(method, path, function)
         finally:
@@ -195,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.access_log is None:
             return
         entry = {
-            "requestId": str(uuid.uuid4()),
+            "requestId": self._request_id,
             "sourceIp": self.client_address[0],
             "subject": (self._claims or {}).get("sub"),
             "userAgent": self.headers.get("User-Agent", ""),
@@ -220,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         event = build_event(
             method, self.path, dict(self.headers.items()), body, f"{method} {path}", self.client_address[0]
         )
+        event["requestContext"]["requestId"] = self._request_id
         if claims is not None:
             self._claims = claims
             event["requestContext"]["authorizer"] = authorizer_context(claims)

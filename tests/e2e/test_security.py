@@ -78,6 +78,14 @@ def test_with_a_token_the_flow_completes_and_only_its_owner_sees_the_job(auth_st
     assert alice_calls and all(entry["sourceIp"] == "127.0.0.1" for entry in alice_calls)
     assert {"POST /request-upload", "GET /get-results"} <= {entry["routeKey"] for entry in alice_calls}
     assert any(entry["subject"] is None and entry["status"] == 401 for entry in access)
+    # An access line and the function's log lines share the request id (Powertools' correlation_id).
+    requested = [
+        json.loads(line)
+        for source, line in auth_stack.logs
+        if source == "request_upload" and '"upload requested"' in line and result.job_id in line
+    ]
+    posts = {entry["requestId"] for entry in alice_calls if entry["routeKey"] == "POST /request-upload"}
+    assert len(requested) == 1 and requested[0]["correlation_id"] in posts
 
 
 def test_over_the_daily_quota_a_caller_gets_429_with_retry_after(auth_stack) -> None:
