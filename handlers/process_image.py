@@ -14,13 +14,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_analyzer import aws
-from image_analyzer.config import bool_setting, float_setting, int_setting, required, setting
+from image_analyzer.config import bool_setting, choice_setting, float_setting, int_setting, required, setting
 from image_analyzer.events import object_keys, s3_event_from_message
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
 from image_analyzer.observability import get_logger, get_metrics, get_tracer
 from image_analyzer.processing import Outcome, Processor, Result
+from image_analyzer.redaction import RedactMode
 from image_analyzer.store import JobStore
+from image_analyzer.text import TextDetector
 
 logger = get_logger()
 metrics = get_metrics()
@@ -36,6 +38,8 @@ def processor() -> Processor:
         objects=ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET")),
         labels=LabelDetector(aws.rekognition_client(), int_setting("MAX_LABELS", 1), float_setting("MIN_CONFIDENCE")),
         max_upload_bytes=int_setting("MAX_UPLOAD_BYTES", minimum=1),
+        text=TextDetector(aws.rekognition_client()),
+        redact_mode=RedactMode(choice_setting("REDACT_TEXT", tuple(RedactMode))),
         classifier=classifier if setting("CLASSIFIER_SPEC") else None,
         keep_originals=bool_setting("KEEP_ORIGINALS"),
     )

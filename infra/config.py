@@ -10,6 +10,7 @@ import pulumi
 from image_analyzer.definitions import QUEUE, SETTINGS, StackSettings
 
 AUTH_MODES = ("cognito", "jwt", "none")
+REDACT_MODES = ("dicom", "all", "none")
 
 
 def _string_list(raw: str | None) -> list[str]:
@@ -48,6 +49,8 @@ class StackConfig:
     daily_upload_quota: int = int(SETTINGS["DAILY_UPLOAD_QUOTA"].default)
     # Uploads are deleted once processed; keepOriginals keeps them until the uploads/ lifecycle expires them.
     keep_originals: bool = False
+    # Text burned into the pixels is found with DetectText and filled: "dicom" (every DICOM render), "all", "none".
+    redact_text: str = SETTINGS["REDACT_TEXT"].default
     # Overwritten and deleted objects stay as noncurrent versions this long (recovery from a mistake), then go.
     noncurrent_version_days: int = 7
     customer_managed_key: bool = False
@@ -72,6 +75,9 @@ class StackConfig:
         audience = _string_list(cfg.get("jwtAudience"))
         if auth == "jwt" and (not issuer or not issuer.startswith("https://") or not audience):
             raise ValueError("image-analyzer:auth jwt needs jwtIssuer (https://…) and jwtAudience")
+        redact_text = (cfg.get("redactText") or d.redact_text).lower()
+        if redact_text not in REDACT_MODES:
+            raise ValueError(f"image-analyzer:redactText must be one of {', '.join(REDACT_MODES)}, not {redact_text!r}")
         origins = cfg.get_object("allowedOrigins") or SETTINGS["ALLOWED_ORIGINS"].default.split(",")
 
         def integer(key: str, default: int) -> int:
@@ -106,6 +112,7 @@ class StackConfig:
             jwt_audience=audience,
             daily_upload_quota=integer("dailyUploadQuota", d.daily_upload_quota),
             keep_originals=boolean("keepOriginals", d.keep_originals),
+            redact_text=redact_text,
             noncurrent_version_days=integer("noncurrentVersionDays", d.noncurrent_version_days),
             customer_managed_key=boolean("customerManagedKey", d.customer_managed_key),
             deletion_protection=boolean("deletionProtection", d.deletion_protection),
@@ -126,5 +133,6 @@ class StackConfig:
             "MAX_RECEIVE_COUNT": str(self.max_receive_count),
             "DAILY_UPLOAD_QUOTA": str(self.daily_upload_quota),
             "KEEP_ORIGINALS": "true" if self.keep_originals else "false",
+            "REDACT_TEXT": self.redact_text,
         }
         return StackSettings(values)

@@ -99,8 +99,9 @@ def permissions(data: DataResources, classifier_arns: list[Any] | None) -> dict[
             # DeleteObject: the upload goes once its job has ended.
             statement(["s3:GetObject", "s3:DeleteObject"], [objects(UPLOAD_PREFIX)]),
             statement(["s3:PutObject"], [objects(CONVERTED_PREFIX)]),
-            # DetectLabels has no resource-level permissions: AWS only accepts "*" here.
-            statement(["rekognition:DetectLabels"], ["*"]),
+            # DetectText finds burned-in text to redact, DetectLabels labels the redacted picture. Neither has
+            # resource-level permissions: AWS only accepts "*" here.
+            statement(["rekognition:DetectLabels", "rekognition:DetectText"], ["*"]),
             # GetItem: a conditional claim that fails re-reads the job to tell a duplicate from a busy one.
             statement(["dynamodb:UpdateItem", "dynamodb:GetItem"], [data.table.arn]),
             statement(

@@ -50,3 +50,10 @@ def float_setting(name: str) -> float:
 
 def list_setting(name: str) -> list[str]:
     return [item.strip() for item in setting(name).split(",") if item.strip()]
+
+
+def choice_setting(name: str, choices: tuple[str, ...]) -> str:
+    value = setting(name).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value

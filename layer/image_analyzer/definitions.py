@@ -51,6 +51,12 @@ SETTINGS: dict[str, Setting] = {
             "false",
             "true keeps each upload after its job ends (until the uploads/ lifecycle expires it); false deletes it.",
         ),
+        Setting(
+            "REDACT_TEXT",
+            "dicom",
+            "Text burned into the pixels, found with DetectText, is filled before anything is stored or labelled: "
+            "dicom (every DICOM render), all (photos too) or none.",
+        ),
         Setting("LOG_LEVEL", "INFO", "Log level of every function."),
         Setting(
             "CLASSIFIER_SPEC",
@@ -99,7 +105,7 @@ FUNCTIONS: dict[str, FunctionDef] = {
             handler="handlers.process_image.lambda_handler",
             memory_mb=1024,
             timeout_s=300,
-            description="Renders DICOM, asks Rekognition for labels and records the outcome.",
+            description="Renders DICOM, redacts burned-in text, asks Rekognition for labels and records the outcome.",
             environment=(
                 *_COMMON_ENV,
                 "MAX_UPLOAD_BYTES",
@@ -108,6 +114,7 @@ FUNCTIONS: dict[str, FunctionDef] = {
                 "MAX_RECEIVE_COUNT",
                 "CLASSIFIER_SPEC",
                 "KEEP_ORIGINALS",
+                "REDACT_TEXT",
             ),
             needs_imaging=True,
         ),

@@ -24,6 +24,7 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.filewriter import write_file_meta_info
+from pydicom.valuerep import DSfloat
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing, get_decoder, pixel_array
 from pydicom.pixels.decoders import JPEGExtended12BitDecoder
 from pydicom.uid import (
@@ -211,13 +212,32 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
+@dataclass(frozen=True)
+class FrameData:
+    dataset: Dataset
+    stored: np.ndarray  # the frame's stored values, as decoded
+    index: int
+    automatic: Window | None  # the automatic window it was shown in, if the file gave none
+
+
 @dataclass
 class Rendering:
     pixels: np.ndarray  # uint8, (rows, columns) or (rows, columns, 3)
     metadata: dict[str, Any] = field(default_factory=dict)
-    # A greyscale frame's stored values and the attributes that window them, as a DICOM file of its own: what
-    # other windows are rendered from once the upload is deleted (no identifying attribute is in it).
-    view_source: bytes | None = None
+    # A greyscale frame as decoded: what the frame copy is made from.
+    frame: FrameData | None = None
+
+    def frame_copy(self, redact: np.ndarray | None = None) -> bytes | None:
+        """The frame's stored values and the attributes that window them, as a DICOM file of its own: what other
+        windows are rendered from once the upload is deleted (no identifying attribute is in it). ``redact``
+        (a mask of the frame's size) is filled with the stored value that is darkest in every window."""
+        if self.frame is None:
+            return None
+        return view_source(self.frame.dataset, self.frame.stored, self.frame.index, redact, self.frame.automatic)
+
+    @property
+    def view_source(self) -> bytes | None:
+        return self.frame_copy()
 
     def to_image(self) -> Image.Image:
         return Image.fromarray(self.pixels, mode="L" if self.pixels.ndim == 2 else "RGB")
@@ -364,24 +384,62 @@ def _frame_view(ds: Dataset, index: int) -> Dataset:
     return view
 
 
-def view_source(ds: Dataset, arr: np.ndarray, index: int) -> bytes | None:
+def darkest_stored_value(view: Dataset, dtype: np.dtype, photometric: str) -> int:
+    """The stored value that every window shows darkest: the one whose modality value is lowest (highest for
+    MONOCHROME1, where high values are black). Windows and VOI LUTs never decrease with the modality value, so no
+    window can show another stored value darker."""
+    bits = min(int(view.get("BitsStored") or dtype.itemsize * 8), dtype.itemsize * 8)
+    if dtype.kind == "i":
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    else:
+        low, high = 0, (1 << bits) - 1
+    # A modality LUT may map values in any order: every stored value is tried where there are few; a rescale
+    # (linear) is extreme at the ends of the range.
+    domain = np.arange(low, high + 1, dtype=np.int64) if high - low < _MAX_LUT_ENTRIES else np.array([low, high])
+    values = np.asarray(apply_modality_lut(domain, view), dtype=np.float64)
+    pick = np.argmax if photometric == "MONOCHROME1" else np.argmin
+    return int(domain[pick(values)])
+
+
+def view_source(
+    ds: Dataset,
+    arr: np.ndarray,
+    index: int,
+    redact: np.ndarray | None = None,
+    automatic: Window | None = None,
+) -> bytes | None:
     """One frame as a minimal DICOM file: its stored values and only the attributes the greyscale pipeline reads
     (functional-group overrides folded in). Rendering it with any window gives what rendering that frame of the
-    original gives. None where a faithful copy is not simple (float pixels; big-endian lookup tables) or does not
-    fit in the memory budget."""
+    original gives, but where ``redact`` is set: there every window shows black. A frame shown in an
+    ``automatic`` window keeps it as its own: the copy's histogram is not the original's once it is redacted. None
+    where a faithful copy is not simple (float pixels; big-endian lookup tables) or does not fit in the budget."""
     if not np.issubdtype(arr.dtype, np.integer) or arr.ndim != 2:
         return None
     # The frame's bytes are held about three times while the file is written (pixel bytes, the writer's buffer,
-    # the result). Without room for that, the job still completes; only other windows are not offered.
-    if arr.nbytes * 3 > budget.available_bytes():
+    # the result), four with a redacted copy. Without room for that, the job still completes; only other windows
+    # are not offered.
+    copies = 3 if redact is None or not redact.any() else 4
+    if arr.nbytes * copies > budget.available_bytes():
         return None
     view = _frame_view(ds, index)
     big_endian = ds.file_meta.get("TransferSyntaxUID") == ExplicitVRBigEndian
     if big_endian and any(k in view for k in ("ModalityLUTSequence", "VOILUTSequence")):
         return None  # their raw OW bytes are in the other byte order
+    if copies == 4:
+        assert redact is not None
+        photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+        arr = np.array(arr, copy=True)
+        arr[redact] = darkest_stored_value(view, arr.dtype, photometric)
     out = Dataset()
     for element in view:
         out[element.tag] = element
+    if automatic is not None:
+        for keyword in ("VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction"):
+            if keyword in out:
+                del out[keyword]
+        out.WindowCenter = DSfloat(automatic.center, auto_format=True)
+        out.WindowWidth = DSfloat(automatic.width, auto_format=True)
+        out.VOILUTFunction = automatic.function
     out.Modality = str(ds.get("Modality") or "OT")
     bits = arr.dtype.itemsize * 8
     out.SamplesPerPixel = 1
@@ -454,8 +512,9 @@ def _grayscale_lut(
     counts: Callable[[], np.ndarray],
     window: Window | None,
     window_source: str | None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Run the pipeline over ``domain`` (stored values) and return the 8-bit result for each entry.
+) -> tuple[np.ndarray, dict[str, Any], Window | None]:
+    """Run the pipeline over ``domain`` (stored values) and return the 8-bit result for each entry, what to
+    record of the window, and the automatic window when one was chosen (exactly, unrounded).
 
     ``counts`` gives how often each domain entry occurs; it is only computed when an automatic window needs it."""
     modality = apply_modality_lut(domain, view)
@@ -489,12 +548,12 @@ def _grayscale_lut(
     lut = np.rint(scaled).astype(np.uint8)
     if view.PhotometricInterpretation == "MONOCHROME1":
         lut = 255 - lut  # MONOCHROME1: low values are white
-    return lut, window_meta
+    return lut, window_meta, (window if source == "auto" else None)
 
 
 def _render_grayscale(
     ds: Dataset, arr: np.ndarray, index: int, window: Window | None, source: str | None
-) -> tuple[np.ndarray, dict[str, Any]]:
+) -> tuple[np.ndarray, dict[str, Any], Window | None]:
     view = _frame_view(ds, index)
     padding = view.get("PixelPaddingValue")
     if np.issubdtype(arr.dtype, np.integer):
@@ -511,14 +570,13 @@ def _render_grayscale(
                 return counts
 
             domain = np.arange(low, high + 1, dtype=arr.dtype if arr.dtype.itemsize >= 4 else np.int32)
-            lut, meta = _grayscale_lut(view, domain, histogram, window, source)
+            lut, meta, automatic = _grayscale_lut(view, domain, histogram, window, source)
             if low > base:  # entries below the smallest value are never looked up
                 lut = np.concatenate([np.zeros(low - base, dtype=lut.dtype), lut])
-            return np.take(lut, index), meta
+            return np.take(lut, index), meta, automatic
     # Wide or floating-point values: the pipeline runs per pixel in float64, several arrays at once.
     budget.require(arr.size * _FLOAT_PIPELINE_BYTES_PER_PIXEL, f"Windowing a {arr.shape[1]}×{arr.shape[0]} frame")
-    pixels, meta = _grayscale_lut(view, arr, lambda: np.ones(arr.shape), window, source)
-    return pixels, meta
+    return _grayscale_lut(view, arr, lambda: np.ones(arr.shape), window, source)
 
 
 def _render_colour(ds: Dataset, arr: np.ndarray, photometric: str) -> np.ndarray:
@@ -582,7 +640,7 @@ def render_dataset(
         source = source or f"preset:{window}"
         window = PRESETS[window]
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
-    source_copy = None
+    frame_data = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -607,18 +665,18 @@ def render_dataset(
     if photometric in _GRAYSCALE:
         if arr.ndim != 2:
             raise ProcessingError(ErrorCode.UNSUPPORTED_DICOM, "The grayscale DICOM image has an unexpected shape.")
-        pixels, meta["window"] = _render_grayscale(ds, arr, index, window, source)
+        pixels, meta["window"], automatic = _render_grayscale(ds, arr, index, window, source)
         if not invert_monochrome1 and photometric == "MONOCHROME1":
             pixels = 255 - pixels  # only to show what skipping the inversion would look like
         if keep_view_source:
-            source_copy = view_source(ds, arr, index)
+            frame_data = FrameData(ds, arr, index, automatic)
     elif photometric in _COLOUR or photometric == "PALETTE COLOR":
         pixels, meta["window"] = _render_colour(ds, arr, photometric), None
     else:
         raise ProcessingError(
             ErrorCode.UNSUPPORTED_DICOM, f"The photometric interpretation {photometric!r} is not supported."
         )
-    return Rendering(pixels=pixels, metadata=meta, view_source=source_copy)
+    return Rendering(pixels=pixels, metadata=meta, frame=frame_data)
 
 
 def render(

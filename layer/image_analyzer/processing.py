@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -23,7 +23,10 @@ from image_analyzer.jobs import utc_now
 from image_analyzer.keys import converted_key, crop_key, view_source_key
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
+from image_analyzer.redaction import METHOD, NOT_SEARCHED, RedactMode, Redaction, filled, record, text_mask
+from image_analyzer.redaction import required as redaction_required
 from image_analyzer.store import ClaimOutcome, JobStore
+from image_analyzer.text import TextDetectionUnavailable, TextDetector
 from image_analyzer.uploads import job_id_from_key
 
 
@@ -52,7 +55,14 @@ class Analysis:
     # The decoded picture behind rendered_png, kept for the classifier stage so that it does not decode the PNG
     # it was just given; None for JPEG and PNG photos (their bytes are served as uploaded).
     picture: Any = None
-    view_source: bytes | None = None  # greyscale DICOM: what /render draws other windows from
+    rendering: Any = None  # DICOM: the dicom.Rendering, whose frame copy /render draws other windows from
+    redaction: Redaction = NOT_SEARCHED
+    redacted: Any = None  # the mask of what was filled (numpy, the picture's size), None when nothing was
+
+    @property
+    def view_source(self) -> bytes | None:
+        """Greyscale DICOM: the frame copy, redacted as the picture is."""
+        return self.rendering.frame_copy(self.redacted) if self.rendering is not None else None
 
 
 def analyse(data: bytes, declared_type: str) -> Analysis:
@@ -99,7 +109,7 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
             image={"format": fmt.value, "width": columns, "height": rows},
             dicom=rendering.metadata,
             picture=image,
-            view_source=rendering.view_source,
+            rendering=rendering,
         )
     if fmt not in imaging.LABEL_READY:  # GIF, WebP, BMP, TIFF: labelled and served as the PNG they become
         converted = imaging.convert_photo(data)
@@ -110,7 +120,40 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
     return Analysis(photo.data, None, {"format": fmt.value, "width": photo.width, "height": photo.height}, None)
 
 
+def redact_text(analysis: Analysis, text: TextDetector, original: bytes) -> Analysis:
+    """Search the picture the user will see for text and fill every region found, in the picture, the bytes
+    sent for labels and the frame copy. Raises ProcessingError (the service refused the image) or
+    TextDetectionUnavailable (a retry may succeed): either way nothing unredacted is returned."""
+    found = text.find(analysis.label_bytes)  # the picture as DetectLabels would see it, before redaction
+    if not found.boxes:
+        return replace(analysis, redaction=Redaction(METHOD, 0, 0.0))
+    import numpy as np
+    from PIL import Image
+
+    from image_analyzer import png
+
+    # A JPEG or PNG photo is served as uploaded unless text is found in it: then it is decoded at full size.
+    picture = analysis.picture if analysis.picture is not None else imaging.convert_photo(original).image
+    pixels = np.asarray(picture)
+    mask = text_mask(found, pixels.shape[1], pixels.shape[0])
+    redacted = filled(pixels, mask, 0)
+    image = Image.fromarray(redacted)
+    encoded = png.encode(redacted)
+    return replace(
+        analysis,
+        label_bytes=imaging.prepare_rendering(encoded, image),
+        rendered_png=encoded,
+        picture=image,
+        redaction=record(found, mask),
+        redacted=mask,
+    )
+
+
 DEAD_LETTER_MESSAGE = "Processing failed on every attempt (the processor stopped, ran out of time or crashed)."
+REDACTION_UNAVAILABLE_MESSAGE = (
+    "Text in the image could not be looked for on any attempt (the text detection service failed), "
+    "so it cannot be redacted; nothing of it was stored."
+)
 
 
 def end_dead_lettered(store: JobStore, objects: ObjectStore, key: str, keep_originals: bool) -> Result:
@@ -142,7 +185,9 @@ class Processor:
     objects: ObjectStore
     labels: LabelDetector
     max_upload_bytes: int
+    text: TextDetector
     classifier: ClassifierSource | None = None
+    redact_mode: RedactMode = RedactMode.DICOM
     # False (the default): the upload is deleted once its job has ended, whatever the outcome; only what the job
     # shows (under converted/) stays, until the retention expires.
     keep_originals: bool = False
@@ -177,11 +222,13 @@ class Processor:
             except ProcessingError as exc:
                 self.store.fail(job_id, exc.code.value, exc.message, utc_now())
                 return Result(Outcome.FAILED, job_id, exc.code.value, time.perf_counter() - started)
-        except Exception:
+        except Exception as exc:
             if final_attempt:
-                self.store.fail(
-                    job_id, ErrorCode.PROCESSING_FAILED.value, "Processing failed on every attempt.", utc_now()
-                )
+                if isinstance(exc, TextDetectionUnavailable):  # fail closed: nothing of it was stored
+                    code, message = ErrorCode.REDACTION_FAILED, REDACTION_UNAVAILABLE_MESSAGE
+                else:
+                    code, message = ErrorCode.PROCESSING_FAILED, "Processing failed on every attempt."
+                self.store.fail(job_id, code.value, message, utc_now())
             raise
         self.store.complete(job_id, results, image_key, utc_now(), crop_key=crop)
         return Result(Outcome.COMPLETED, job_id, None, time.perf_counter() - started)
@@ -196,6 +243,9 @@ class Processor:
                 f"The file is {stored.size} bytes, more than the limit of {self.max_upload_bytes}.",
             )
         analysis = analyse(stored.body, declared_type)
+        # Before anything is stored or labelled: what follows only ever sees the redacted picture.
+        if redaction_required(self.redact_mode, analysis.dicom is not None):
+            analysis = redact_text(analysis, self.text, stored.body)
         if analysis.rendered_png is not None:
             image_key = converted_key(job_id)
             self.objects.write(image_key, analysis.rendered_png, "image/png")
@@ -208,6 +258,7 @@ class Processor:
             self.objects.write(view_source_key(job_id), analysis.view_source, "application/dicom")
         results = self.labels.detect(analysis.label_bytes)
         results["image"] = analysis.image
+        results["redaction"] = analysis.redaction.to_record()
         if analysis.dicom is not None:
             results["dicom"] = analysis.dicom
         crop = None

@@ -1,9 +1,11 @@
-"""Rekognition's DetectLabels over its real wire protocol (JSON 1.1), answered by the offline classifier.
+"""Rekognition's DetectLabels and DetectText over the real wire protocol (JSON 1.1), answered offline: labels by
+a small ImageNet classifier, text by an OCR model that a package ships.
 
 Point boto3 at it with ``AWS_ENDPOINT_URL_REKOGNITION``. It accepts ``Image.Bytes`` and ``Image.S3Object``,
-honours ``MaxLabels``/``MinConfidence`` and rejects what Rekognition rejects, with Rekognition's error types.
-For fault tests, ``POST /_local/faults`` {sha256, error?, delay?, times?} makes chosen images fail or answer
-slowly; ``GET /_local/stats`` counts requests per image.
+honours ``MaxLabels``/``MinConfidence``, DetectText's ``Filters`` (``WordFilter``, ``RegionsOfInterest``) and its
+100-word limit, and rejects what Rekognition rejects, with Rekognition's error types. For fault tests,
+``POST /_local/faults`` {sha256, error?, delay?, times?, operation?} makes chosen images fail or answer slowly
+(in every operation, or only in the one named); ``GET /_local/stats`` counts requests per image.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from PIL import Image, UnidentifiedImageError
 
 from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 from local.labels.classifier import LABEL_MODEL_VERSION, Classifier, to_labels
+from local.labels.detections import text_detections, text_filters
+from local.labels.errors import RekognitionError
+from local.labels.text import TEXT_MODEL_VERSION, TextReader
 from local.services import BackgroundHTTPServer, ChildService, exit_with_parent
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -35,22 +40,24 @@ MIN_SIDE, MAX_SIDE = 80, 10_000
 TARGET_PREFIX = "RekognitionService."
 
 
-class RekognitionError(Exception):
-    def __init__(self, error_type: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = status
-
-
 @dataclass
 class ServiceState:
     classifier: Classifier
     s3_client: Any | None = None
-    faults: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha256 of image bytes → {error, delay, times}
+    # sha256 of image bytes → {error, delay, times, operation}
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: int = 0
     by_image: dict[str, int] = field(default_factory=dict)
+    text_calls: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _text_reader: TextReader | None = None
+
+    def text_reader(self) -> TextReader:
+        """The OCR engine, loaded on the first DetectText (the label service starts without it)."""
+        with self.lock:
+            if self._text_reader is None:
+                self._text_reader = TextReader()
+            return self._text_reader
 
 
 def _image_bytes(state: ServiceState, image: Any) -> bytes:
@@ -76,19 +83,23 @@ def _image_bytes(state: ServiceState, image: Any) -> bytes:
     return response["Body"].read()
 
 
-def detect_labels(state: ServiceState, request: dict[str, Any]) -> dict[str, Any]:
-    max_labels = request.get("MaxLabels", 1000)
-    min_confidence = request.get("MinConfidence", 55)
-    if not isinstance(max_labels, int) or isinstance(max_labels, bool) or max_labels < 0:
-        raise RekognitionError("InvalidParameterException", "MaxLabels must be a non-negative integer.")
-    if not isinstance(min_confidence, int | float) or not 0 <= min_confidence <= 100:
-        raise RekognitionError("InvalidParameterException", "MinConfidence must be between 0 and 100.")
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _received_image(state: ServiceState, request: dict[str, Any], operation: str) -> Image.Image:
+    """The request's image, counted, with any injected fault applied, and checked as Rekognition checks it."""
     data = _image_bytes(state, request.get("Image"))
     digest = hashlib.sha256(data).hexdigest()
     with state.lock:
-        state.calls += 1
-        state.by_image[digest] = state.by_image.get(digest, 0) + 1
+        if operation == "DetectLabels":
+            state.calls += 1
+            state.by_image[digest] = state.by_image.get(digest, 0) + 1
+        else:
+            state.text_calls += 1
         fault = state.faults.get(digest)
+        if fault is not None and fault.get("operation") not in (None, operation):
+            fault = None
         if fault is not None and fault.get("times") is not None:
             fault["times"] -= 1
             if fault["times"] <= 0:
@@ -108,10 +119,31 @@ def detect_labels(state: ServiceState, request: dict[str, Any]) -> dict[str, Any
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise RekognitionError("InvalidImageFormatException", "Request has invalid image format") from exc
+    return image
+
+
+def detect_labels(state: ServiceState, request: dict[str, Any]) -> dict[str, Any]:
+    max_labels = request.get("MaxLabels", 1000)
+    min_confidence = request.get("MinConfidence", 55)
+    if not isinstance(max_labels, int) or isinstance(max_labels, bool) or max_labels < 0:
+        raise RekognitionError("InvalidParameterException", "MaxLabels must be a non-negative integer.")
+    if not _number(min_confidence) or not 0 <= min_confidence <= 100:
+        raise RekognitionError("InvalidParameterException", "MinConfidence must be between 0 and 100.")
+    image = _received_image(state, request, "DetectLabels")
     prediction = state.classifier.predict(image)
     return {
         "Labels": to_labels(prediction, max_labels, float(min_confidence)),
         "LabelModelVersion": LABEL_MODEL_VERSION,
+    }
+
+
+def detect_text(state: ServiceState, request: dict[str, Any]) -> dict[str, Any]:
+    word_filter, regions = text_filters(request.get("Filters"))
+    image = _received_image(state, request, "DetectText")
+    lines = state.text_reader().read(image)
+    return {
+        "TextDetections": text_detections(lines, image.size, word_filter, regions),
+        "TextModelVersion": TEXT_MODEL_VERSION,
     }
 
 
@@ -138,15 +170,12 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path == "/_local/stats":
             with state.lock:
-                timings = sorted(self.server.inference_seconds)
                 stats = {
                     "calls": state.calls,
                     "byImage": dict(state.by_image),
-                    "inferenceMs": {
-                        "count": len(timings),
-                        "p50": 1000 * timings[len(timings) // 2] if timings else None,
-                        "mean": 1000 * sum(timings) / len(timings) if timings else None,
-                    },
+                    "textCalls": state.text_calls,
+                    "inferenceMs": _summary(self.server.inference_seconds),
+                    "textMs": _summary(self.server.text_seconds),
                 }
             self._send(200, stats, "application/json")
         elif self.path == "/_local/health":
@@ -165,18 +194,34 @@ class _Handler(BaseHTTPRequestHandler):
             return
         target = self.headers.get("X-Amz-Target", "")
         try:
-            if target != f"{TARGET_PREFIX}DetectLabels":
+            operation = _OPERATIONS.get(target.removeprefix(TARGET_PREFIX)) if target.startswith(TARGET_PREFIX) else None
+            if operation is None:
                 raise RekognitionError("UnknownOperationException", f"Operation {target or '(none)'} is not supported.")
             try:
                 request = json.loads(raw or b"{}")
             except json.JSONDecodeError as exc:
                 raise RekognitionError("SerializationException", "Request body is not valid JSON.") from exc
+            if not isinstance(request, dict):
+                raise RekognitionError("SerializationException", "Request body is not a JSON object.")
             started = time.perf_counter()
-            response = detect_labels(state, request)
-            self.server.inference_seconds.append(time.perf_counter() - started)
+            response = operation(state, request)
+            timings = self.server.inference_seconds if operation is detect_labels else self.server.text_seconds
+            timings.append(time.perf_counter() - started)
             self._send(200, response)
         except RekognitionError as exc:
             self._send(exc.status, {"__type": exc.error_type, "Message": exc.message})
+
+
+_OPERATIONS = {"DetectLabels": detect_labels, "DetectText": detect_text}
+
+
+def _summary(seconds: deque[float]) -> dict[str, Any]:
+    timings = sorted(seconds)
+    return {
+        "count": len(timings),
+        "p50": 1000 * timings[len(timings) // 2] if timings else None,
+        "mean": 1000 * sum(timings) / len(timings) if timings else None,
+    }
 
 
 class LabelServer(BackgroundHTTPServer):
@@ -187,6 +232,7 @@ class LabelServer(BackgroundHTTPServer):
         self.state = state
         # The latest timings only: `image-analyzer up` may run for days.
         self.inference_seconds: deque[float] = deque(maxlen=10_000)
+        self.text_seconds: deque[float] = deque(maxlen=10_000)
 
 
 class LabelServiceProcess(ChildService):
@@ -214,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import boto3
 
-    parser = argparse.ArgumentParser(description="Rekognition-compatible DetectLabels service (offline).")
+    parser = argparse.ArgumentParser(description="Rekognition-compatible DetectLabels and DetectText (offline).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--s3-endpoint-url", help="where Image.S3Object is read from")

@@ -109,3 +109,13 @@ def test_quota_and_log_retention_are_configurable(tmp_path) -> None:
     assert functions["process_image"]["environment"]["variables"]["MIN_CONFIDENCE"] == "0"
     groups = of_type(program, "aws:cloudwatch/logGroup:LogGroup")
     assert len(groups) == len(FUNCTIONS) + 1 and all(g["retentionInDays"] == 731 for _, g in groups)
+
+
+def test_text_redaction_is_on_for_dicom_by_default_and_configurable(tmp_path) -> None:
+    functions = dict(of_type(run_program({}, tmp_path), "aws:lambda/function:Function"))
+    assert functions["process_image"]["environment"]["variables"]["REDACT_TEXT"] == "dicom"
+    program = run_program({"image-analyzer:redactText": "all"}, tmp_path)
+    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    assert functions["process_image"]["environment"]["variables"]["REDACT_TEXT"] == "all"
+    with pytest.raises(Exception, match="image-analyzer:redactText"):
+        run_program({"image-analyzer:redactText": "sometimes"}, tmp_path)

@@ -297,6 +297,7 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
         "s3:DeleteObject": {f"{bucket}/uploads/*"},
         "s3:PutObject": {f"{bucket}/converted/*"},
         "rekognition:DetectLabels": {"*"},
+        "rekognition:DetectText": {"*"},  # burned-in text is found before anything is stored
         "dynamodb:UpdateItem": {table},
         "dynamodb:GetItem": {table},
         "sqs:ReceiveMessage": {queue},
