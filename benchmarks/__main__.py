@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import local_stack, render
+from benchmarks import local_stack, redaction, render
 
 
 def main() -> int:
     args = sys.argv[1:]
     print("== DICOM render (vs the naive reference approach) ==")
     status = render.main(args)
+    print("\n== Burned-in text over the DICOM samples ==")
+    status = status or redaction.main(args)
     print("\n== Local stack ==")
     return status or local_stack.main(args)
 

@@ -160,6 +160,9 @@ def _describe(result: JobResult) -> None:
                 f"  classifier {classifier['model']} v{classifier['version']}: {predicted['name']} "
                 f"(flag {predicted['index']}; {scores})"
             )
+    redaction = (record.get("results") or {}).get("redaction")
+    if redaction and redaction.get("method") != "none":
+        console.print(f"  {redaction_summary(redaction)}")
     dicom = (record.get("results") or {}).get("dicom")
     if dicom:
         window = dicom.get("window") or {}
@@ -168,6 +171,14 @@ def _describe(result: JobResult) -> None:
             f"{dicom.get('bitsStored')} bits, frame {dicom.get('frameRendered')} of {dicom.get('frames')}, "
             f"{dicom.get('transferSyntax')}, window {window.get('center')}/{window.get('width')} ({window.get('source')})"
         )
+
+
+def redaction_summary(redaction: dict) -> str:
+    regions = int(redaction.get("regions") or 0)
+    if not regions:
+        return "burned-in text: none found"
+    share = 100 * float(redaction.get("areaFraction") or 0)
+    return f"burned-in text: {regions} region{'s' if regions != 1 else ''} redacted ({share:.1f} % of the picture)"
 
 
 def analyze(

@@ -11,6 +11,7 @@ over every pixel, several times faster on large radiographs.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import warnings
 import zlib
@@ -24,7 +25,6 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.filewriter import write_file_meta_info
-from pydicom.valuerep import DSfloat
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing, get_decoder, pixel_array
 from pydicom.pixels.decoders import JPEGExtended12BitDecoder
 from pydicom.uid import (
@@ -35,6 +35,7 @@ from pydicom.uid import (
     SecondaryCaptureImageStorage,
     generate_uid,
 )
+from pydicom.valuerep import DSfloat
 
 from image_analyzer import budget, imaging, png
 from image_analyzer.errors import ErrorCode, ProcessingError
@@ -397,8 +398,13 @@ def darkest_stored_value(view: Dataset, dtype: np.dtype, photometric: str) -> in
     # (linear) is extreme at the ends of the range.
     domain = np.arange(low, high + 1, dtype=np.int64) if high - low < _MAX_LUT_ENTRIES else np.array([low, high])
     values = np.asarray(apply_modality_lut(domain, view), dtype=np.float64)
-    pick = np.argmax if photometric == "MONOCHROME1" else np.argmin
-    return int(domain[pick(values)])
+    # Which end is dark is what the file's own pipeline says (MONOCHROME1 and pydicom's reading of a negative
+    # rescale slope turn it round): the darkest values in its window, then the most extreme of them.
+    shown = _grayscale_lut(copy.deepcopy(view), domain, lambda: np.ones(domain.shape), None, None)[0]
+    darkest = shown == shown.min()
+    tied, tied_values = domain[darkest], values[darkest]
+    pick = np.argmin if tied_values.mean() <= values.mean() else np.argmax
+    return int(tied[pick(tied_values)])
 
 
 def view_source(

@@ -23,7 +23,7 @@ from image_analyzer.jobs import utc_now
 from image_analyzer.keys import converted_key, crop_key, view_source_key
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
-from image_analyzer.redaction import METHOD, NOT_SEARCHED, RedactMode, Redaction, filled, record, text_mask
+from image_analyzer.redaction import METHOD, NOT_SEARCHED, Redaction, RedactMode, filled, record, text_mask
 from image_analyzer.redaction import required as redaction_required
 from image_analyzer.store import ClaimOutcome, JobStore
 from image_analyzer.text import TextDetectionUnavailable, TextDetector

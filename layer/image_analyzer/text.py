@@ -19,7 +19,7 @@ from image_analyzer.errors import ErrorCode, ProcessingError
 MAX_WORDS = 100
 # A saturated region is split into 2×2 overlapping parts (a word on a seam is more than half inside one of them),
 # at most this many times; a part still saturated at the deepest level is redacted whole.
-MAX_SPLIT_DEPTH = 3
+MAX_SPLIT_DEPTH = 2
 SPLIT_OVERLAP = 0.1
 
 # Rekognition's own verdicts on an image: retrying the same bytes cannot succeed.

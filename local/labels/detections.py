@@ -93,7 +93,9 @@ def _kept(word: Word, size: tuple[int, int], word_filter: WordFilter, regions: l
         return False
     if not regions:
         return True
-    shape = box(bounding["Left"], bounding["Top"], bounding["Left"] + bounding["Width"], bounding["Top"] + bounding["Height"])
+    shape = box(
+        bounding["Left"], bounding["Top"], bounding["Left"] + bounding["Width"], bounding["Top"] + bounding["Height"]
+    )
     if shape.area == 0:
         return any(region.contains(shape.centroid) for region in regions)
     return any(shape.intersection(region).area > REGION_SHARE * shape.area for region in regions)
@@ -117,7 +119,9 @@ def text_detections(
         if len(words) == len(line.words):  # the whole line: its own (possibly rotated) polygon
             xs, ys = [x for x, _ in line.polygon], [y for _, y in line.polygon]
             bounding = _bounding_box(min(xs), min(ys), max(xs), max(ys), size)
-            polygon = [{"X": min(1.0, max(0.0, x / width)), "Y": min(1.0, max(0.0, y / height))} for x, y in line.polygon]
+            polygon = [
+                {"X": min(1.0, max(0.0, x / width)), "Y": min(1.0, max(0.0, y / height))} for x, y in line.polygon
+            ]
             text = line.text
         else:  # only some of its words: the line is what they span
             bounding = _bounding_box(

@@ -194,7 +194,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         target = self.headers.get("X-Amz-Target", "")
         try:
-            operation = _OPERATIONS.get(target.removeprefix(TARGET_PREFIX)) if target.startswith(TARGET_PREFIX) else None
+            operation = (
+                _OPERATIONS.get(target.removeprefix(TARGET_PREFIX)) if target.startswith(TARGET_PREFIX) else None
+            )
             if operation is None:
                 raise RekognitionError("UnknownOperationException", f"Operation {target or '(none)'} is not supported.")
             try:

@@ -39,7 +39,9 @@ def _bounds(points: np.ndarray) -> tuple[float, float, float, float]:
     return float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max())
 
 
-def _words(text: str, polygon: np.ndarray, chars: list, char_boxes: list, char_scores: list, score: float) -> list[Word]:
+def _words(
+    text: str, polygon: np.ndarray, chars: list, char_boxes: list, char_scores: list, score: float
+) -> list[Word]:
     """Split a line into its words: each word's box holds its characters' boxes (the recogniser's alignment
     gives one per character, spaces included); without them, the line's box is shared out by character count."""
     words: list[Word] = []

@@ -101,7 +101,15 @@ function renderLabels(card, labels, imageFrame) {
   }
 }
 
-function renderDicom(card, dicom) {
+// What was redacted: a count and a share of the picture (the text itself is never stored).
+function redactionSummary(redaction) {
+  if (!redaction || redaction.method === "none") return "not searched";
+  if (!redaction.regions) return "none found";
+  const share = (100 * Number(redaction.areaFraction)).toFixed(1);
+  return `${redaction.regions} region${redaction.regions === 1 ? "" : "s"} redacted (${share} % of the picture)`;
+}
+
+function renderDicom(card, dicom, redaction) {
   if (!dicom) return;
   const window_ = dicom.window || {};
   const rows = [
@@ -109,6 +117,7 @@ function renderDicom(card, dicom) {
     ["Frame", `${dicom.frameRendered} of ${dicom.frames}`], ["Photometric", dicom.photometric],
     ["Bits stored", dicom.bitsStored], ["Transfer syntax", dicom.transferSyntax],
     ["Window", window_.source ? `${window_.center ?? "–"} / ${window_.width ?? "–"} (${window_.source})` : "colour, not windowed"],
+    ["Burned-in text", redactionSummary(redaction)],
   ];
   const list = card.querySelector(".dicom-meta");
   list.replaceChildren();
@@ -193,7 +202,7 @@ function renderResult(card, record) {
   const info = results.image || {};
   card.querySelector(".caption").textContent = `${info.format || ""} ${info.width || "?"} × ${info.height || "?"} px`;
   renderLabels(card, results.Labels || [], frame);
-  renderDicom(card, results.dicom);
+  renderDicom(card, results.dicom, results.redaction);
   renderClassifier(card, record);
   body.hidden = false;
 }

@@ -31,7 +31,7 @@ def test_every_hostile_file_ends_on_its_first_delivery(stack, backend, report) -
     started = time.monotonic()
     with ThreadPoolExecutor(UPLOAD_CONCURRENCY) as pool:
         job_ids = list(pool.map(lambda item: client.submit(item.name, item.data, item.file_type), items))
-        records = list(pool.map(lambda job_id: client.wait(job_id, 120), job_ids))
+        records = list(pool.map(lambda job_id: client.wait(job_id, 300), job_ids))
     elapsed = time.monotonic() - started
     codes = {code.value for code in ErrorCode}
     table = stack.table()

@@ -101,3 +101,17 @@ def test_page_is_keyboard_operable(browser, stack) -> None:
     focused = page.evaluate("document.activeElement.id")
     assert focused == "file-input", "the file picker is the first stop for keyboard users"
     page.close()
+
+
+def test_the_page_shows_an_ultrasound_redacted(browser, stack, tmp_path: Path) -> None:
+    page, _ = open_page(browser, stack, tmp_path, {"us.dcm": sample_bytes("US1_J2KR.dcm")})
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.job')].some(j => j.dataset.status === 'complete')", timeout=90_000
+    )
+    card = page.locator(".job").filter(has_text="us.dcm")
+    card.locator(".picture-frame img").evaluate("img => img.decode()")
+    meta = card.locator(".dicom-meta").inner_text()
+    assert "Burned-in text" in meta and "regions redacted" in meta, meta
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-redacted-ultrasound.png"), full_page=True)
+    page.close()
