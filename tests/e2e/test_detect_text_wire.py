@@ -6,27 +6,14 @@ from __future__ import annotations
 import io
 import json
 
-import boto3
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw, ImageFont
 
 from image_analyzer import dicom
-from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 from tests.service_model import output_shape, shape_errors
 from tests.support import photo_bytes, sample_bytes
-
-
-@pytest.fixture(scope="module")
-def rekognition(stack):
-    return boto3.client(
-        "rekognition",
-        endpoint_url=stack.labels.url,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
-        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
-    )
 
 
 @pytest.fixture(scope="module")

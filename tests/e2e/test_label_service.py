@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import io
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 from tests.support import photo_bytes
-
-
-@pytest.fixture(scope="module")
-def rekognition(stack):
-    return boto3.client(
-        "rekognition",
-        endpoint_url=stack.labels.url,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
-        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
-    )
 
 
 def test_detect_labels_from_bytes(rekognition) -> None:
