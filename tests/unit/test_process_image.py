@@ -276,3 +276,34 @@ def test_big_radiograph_renders_within_limits(mock_stack, name: str) -> None:
     item = job(mock_stack, job_id)
     assert item["status"] == "complete"
     assert item["results"]["dicom"]["photometric"] == "MONOCHROME1"
+
+
+@pytest.mark.parametrize(("code", "deliveries"), [("InvalidImageFormatException", 1), ("ThrottlingException", 3)])
+def test_redaction_fails_closed(mock_stack, monkeypatch, code, deliveries) -> None:
+    """DetectText refuses the image (permanent: the first delivery ends the job) or keeps failing (retried; the
+    last delivery ends it): either way the job ends REDACTION_FAILED and nothing of the image is stored."""
+    job_id, key = new_upload(mock_stack, "us.dcm", "application/dicom", sample_bytes("US1_J2KR.dcm"))
+    real_client = aws.rekognition_client()
+    labelled: list[int] = []
+
+    class FailingText:
+        def detect_text(self, **kwargs: Any) -> dict[str, Any]:
+            raise ClientError({"Error": {"Code": code, "Message": "no"}}, "DetectText")
+
+        def detect_labels(self, **kwargs: Any) -> dict[str, Any]:
+            labelled.append(1)
+            return real_client.detect_labels(**kwargs)
+
+    monkeypatch.setattr(aws, "rekognition_client", lambda: FailingText())
+    process_image.processor.cache_clear()
+    import image_analyzer.processing
+
+    for delivery in range(1, deliveries + 1):
+        later = utc_now() + timedelta(minutes=10 * delivery)  # each retry comes after the last lease ran out
+        monkeypatch.setattr(image_analyzer.processing, "utc_now", lambda later=later: later)
+        run_sqs(mock_stack, [key], receive_count=delivery)
+        if delivery < deliveries:
+            assert job(mock_stack, job_id)["status"] == "processing", "a transient failure is retried"
+    item = job(mock_stack, job_id)
+    assert (item["status"], item["errorCode"]) == ("error", "REDACTION_FAILED"), item
+    assert stored_keys(mock_stack, "converted/") == [] and not labelled, "nothing unredacted was written or sent"
