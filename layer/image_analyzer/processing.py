@@ -254,8 +254,9 @@ class Processor:
             fmt = ImageFormat(analysis.image["format"])
             image_key = converted_key(job_id, _SERVED_EXTENSIONS[fmt])
             self.objects.write(image_key, stored.body, imaging.mime_type(fmt))
-        if analysis.view_source is not None:
-            self.objects.write(view_source_key(job_id), analysis.view_source, "application/dicom")
+        view_source = analysis.view_source  # made on demand: once
+        if view_source is not None:
+            self.objects.write(view_source_key(job_id), view_source, "application/dicom")
         results = self.labels.detect(analysis.label_bytes)
         results["image"] = analysis.image
         results["redaction"] = analysis.redaction.to_record()
