@@ -28,11 +28,12 @@ class HostileOutcome:
 
 def _child(item: Hostile, write_fd: int) -> None:
     from image_analyzer.errors import ProcessingError
-    from image_analyzer.processing import analyse
+    from image_analyzer.processing import analyse, frame_copy
 
     started = time.perf_counter()
     try:
-        analyse(item.data, item.file_type)
+        # What the processor computes from the content (without redaction): the analysis, then the frame copy.
+        frame_copy(analyse(item.data, item.file_type), item.data)
         code = "complete"
     except ProcessingError as exc:
         code = exc.code.value

@@ -236,10 +236,6 @@ class Rendering:
             return None
         return view_source(self.frame.dataset, self.frame.stored, self.frame.index, redact, self.frame.automatic)
 
-    @property
-    def view_source(self) -> bytes | None:
-        return self.frame_copy()
-
     def to_image(self) -> Image.Image:
         return Image.fromarray(self.pixels, mode="L" if self.pixels.ndim == 2 else "RGB")
 
@@ -418,9 +414,12 @@ def view_source(
     (functional-group overrides folded in). Rendering it with any window gives what rendering that frame of the
     original gives, but where ``redact`` is set: there every window shows black. A frame shown in an
     ``automatic`` window keeps it as its own: the copy's histogram is not the original's once it is redacted. None
-    where a faithful copy is not simple (float pixels; big-endian lookup tables) or does not fit in the budget."""
+    where a faithful copy is not simple (float pixels; big-endian lookup tables; an automatic window that is not
+    finite) or does not fit in the budget."""
     if not np.issubdtype(arr.dtype, np.integer) or arr.ndim != 2:
         return None
+    if automatic is not None and not (np.isfinite(automatic.center) and np.isfinite(automatic.width)):
+        return None  # modality values past float64's range (an absurd slope): no window can be written down
     # The frame's bytes are held about three times while the file is written (pixel bytes, the writer's buffer,
     # the result), four with a redacted copy. Without room for that, the job still completes; only other windows
     # are not offered.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -26,7 +27,7 @@ from image_analyzer.objects import ObjectStore
 from image_analyzer.redaction import METHOD, NOT_SEARCHED, Redaction, RedactMode, filled, record, text_mask
 from image_analyzer.redaction import required as redaction_required
 from image_analyzer.store import ClaimOutcome, JobStore
-from image_analyzer.text import TextDetectionUnavailable, TextDetector
+from image_analyzer.text import TextDetectionUnavailable, TextDetector, TextRegions
 from image_analyzer.uploads import job_id_from_key
 
 
@@ -59,18 +60,14 @@ class Analysis:
     redaction: Redaction = NOT_SEARCHED
     redacted: Any = None  # the mask of what was filled (numpy, the picture's size), None when nothing was
 
-    @property
-    def view_source(self) -> bytes | None:
-        """Greyscale DICOM: the frame copy, redacted as the picture is."""
-        return self.rendering.frame_copy(self.redacted) if self.rendering is not None else None
 
-
-def analyse(data: bytes, declared_type: str) -> Analysis:
-    """Bytes of an upload → what to send for labels and what to record. Raises ProcessingError, and only that:
-    this is pure computation on the file's content, so any failure in it is caused by the content and retrying
-    cannot help (decoders and parsers raise anything on hostile input: RecursionError, zlib.error, ValueError…)."""
+@contextlib.contextmanager
+def content_failures(data: bytes) -> Iterator[None]:
+    """Work on the file's content raises ProcessingError, and only that: a failure in it is caused by the content
+    and retrying cannot help (decoders, parsers and writers raise anything on hostile input: RecursionError,
+    zlib.error, ValueError…)."""
     try:
-        return _analyse(data, declared_type)
+        yield
     except ProcessingError:
         raise
     except MemoryError as exc:
@@ -83,6 +80,22 @@ def analyse(data: bytes, declared_type: str) -> Analysis:
             ErrorCode.CORRUPT_DICOM if dicom else ErrorCode.CORRUPT_IMAGE,
             f"The {'DICOM file' if dicom else 'image'} could not be processed: it is damaged or malformed.",
         ) from exc
+
+
+def analyse(data: bytes, declared_type: str) -> Analysis:
+    """Bytes of an upload → what to send for labels and what to record. Pure computation on the file's content:
+    raises ProcessingError only."""
+    with content_failures(data):
+        return _analyse(data, declared_type)
+
+
+def frame_copy(analysis: Analysis, data: bytes) -> bytes | None:
+    """Greyscale DICOM: the frame copy that /render draws other windows from, redacted as the picture is. Made
+    once, after redaction; like analyse, it raises ProcessingError only."""
+    if analysis.rendering is None:
+        return None
+    with content_failures(data):
+        return analysis.rendering.frame_copy(analysis.redacted)
 
 
 def _analyse(data: bytes, declared_type: str) -> Analysis:
@@ -127,6 +140,11 @@ def redact_text(analysis: Analysis, text: TextDetector, original: bytes) -> Anal
     found = text.find(analysis.label_bytes)  # the picture as DetectLabels would see it, before redaction
     if not found.boxes:
         return replace(analysis, redaction=Redaction(METHOD, 0, 0.0))
+    with content_failures(original):
+        return _fill_text(analysis, found, original)
+
+
+def _fill_text(analysis: Analysis, found: TextRegions, original: bytes) -> Analysis:
     import numpy as np
     from PIL import Image
 
@@ -254,7 +272,7 @@ class Processor:
             fmt = ImageFormat(analysis.image["format"])
             image_key = converted_key(job_id, _SERVED_EXTENSIONS[fmt])
             self.objects.write(image_key, stored.body, imaging.mime_type(fmt))
-        view_source = analysis.view_source  # made on demand: once
+        view_source = frame_copy(analysis, stored.body)
         if view_source is not None:
             self.objects.write(view_source_key(job_id), view_source, "application/dicom")
         results = self.labels.detect(analysis.label_bytes)

@@ -35,7 +35,7 @@ def test_free_text_body_parts_are_dropped(value) -> None:
 
 def test_the_view_source_holds_no_identifying_attribute() -> None:
     data = make_dicom(gradient(), patient_name=CANARY, patient_id=CANARY, window=(2000, 4000))
-    source = dicom.render(data, keep_view_source=True).view_source
+    source = dicom.render(data, keep_view_source=True).frame_copy()
     assert source is not None and CANARY.encode() not in source
     ds = pydicom.dcmread(io.BytesIO(source))
     assert "PatientName" not in ds and "PatientID" not in ds and "InstitutionName" not in ds
@@ -54,12 +54,13 @@ def test_every_greyscale_sample_renders_the_same_from_its_view_source(report) ->
             except (ProcessingError, ValueError):
                 continue
             if rendering.metadata.get("window") is None:
-                assert rendering.view_source is None, "colour is never windowed: no source is kept"
+                assert rendering.frame_copy() is None, "colour is never windowed: no source is kept"
                 continue
-            assert rendering.view_source is not None, path.name
+            copy = rendering.frame_copy()
+            assert copy is not None, path.name
             for window in (None, "lung", dicom.Window(100, 500)):
                 expected = dicom.render(data, window=window).pixels
-                actual = dicom.render(rendering.view_source, window=window).pixels
+                actual = dicom.render(copy, window=window).pixels
                 assert np.array_equal(expected, actual), (path.name, window)
         compared += 1
     report(f"view sources: {compared} greyscale sample files render identically from their frame copy")
@@ -69,7 +70,7 @@ def test_every_greyscale_sample_renders_the_same_from_its_view_source(report) ->
 def test_without_memory_for_the_copy_the_render_still_succeeds(monkeypatch) -> None:
     data = make_dicom(gradient(512, 512), window=(2000, 4000))
     full = dicom.render(data, keep_view_source=True)
-    full_copy = full.view_source  # made on demand: before the budget tightens
+    full_copy = full.frame_copy()  # made on demand: before the budget tightens
     frame_bytes = 512 * 512 * 2
     real = dicom.budget.available_bytes
 
@@ -79,5 +80,5 @@ def test_without_memory_for_the_copy_the_render_still_succeeds(monkeypatch) -> N
 
     monkeypatch.setattr(dicom.budget, "available_bytes", after_decoding)
     tight = dicom.render(data, keep_view_source=True)
-    assert full_copy is not None and tight.view_source is None
+    assert full_copy is not None and tight.frame_copy() is None
     assert np.array_equal(full.pixels, tight.pixels)
