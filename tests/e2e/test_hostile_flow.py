@@ -25,9 +25,8 @@ UPLOAD_CONCURRENCY = 8
 
 @pytest.fixture(scope="module")
 def stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
-    """The decoders under attack, without text redaction: DetectText on hundreds of noise renders is a cost of its
-    own (bounded per image, at most 21 requests), not what this corpus is about."""
-    options = StackOptions(backend=backend, emulator=emulator, processor_workers=2, settings={"REDACT_TEXT": "none"})
+    """The processor as deployed, text redaction included: every DICOM render that decodes goes to DetectText."""
+    options = StackOptions(backend=backend, emulator=emulator, processor_workers=2)
     with LocalStack(options) as running:
         yield running
 
