@@ -74,6 +74,16 @@ def _encode(ds: FileDataset) -> bytes:
     return buffer.getvalue()
 
 
+def annotated_cr(shape: tuple[int, int], lines: list[str], text_size: int) -> bytes:
+    """A 12-bit MONOCHROME2 CR with ``lines`` burned in white at its top-left corner, in its own window."""
+    cr = _anatomy(shape, 3, 4095).astype(np.uint16)
+    cr[_text_mask(shape, lines, text_size, (text_size, text_size))] = 4095
+    ds = _dataset("CR", "MONOCHROME2", shape, 12)
+    ds.WindowCenter, ds.WindowWidth = 1800, 3000
+    ds.PixelData = cr.tobytes()
+    return _encode(ds)
+
+
 def canaries() -> list[Canary]:
     """Several modalities, bit depths, photometric interpretations, text sizes and colours, and a multi-frame
     file with the text on every frame. Every token is a made-up identifier."""
@@ -93,12 +103,8 @@ def canaries() -> list[Canary]:
     ds.PixelData = secondary.tobytes()
     out.append(Canary("sc_8bit.dcm", _encode(ds), ("HALVORSEN", "77410356"), greyscale=True))
 
-    cr = _anatomy((900, 760), 3, 4095).astype(np.uint16)
-    cr[_text_mask((900, 760), ["OKONKWO CHIDI", "ACC 90311842"], 30, (24, 20))] = 4095
-    ds = _dataset("CR", "MONOCHROME2", (900, 760), 12)
-    ds.WindowCenter, ds.WindowWidth = 1800, 3000
-    ds.PixelData = cr.tobytes()
-    out.append(Canary("cr_12bit.dcm", _encode(ds), ("OKONKWO", "90311842"), greyscale=True))
+    lines = ["OKONKWO CHIDI", "ACC 90311842"]
+    out.append(Canary("cr_12bit.dcm", annotated_cr((900, 760), lines, 30), ("OKONKWO", "90311842"), greyscale=True))
 
     cr1 = (4095 - _anatomy((800, 700), 4, 4095)).astype(np.uint16)
     cr1[_text_mask((800, 700), ["LINDQVIST ASTRID", "MRN 33097215"], 26, (380, 720))] = 0  # shown white
