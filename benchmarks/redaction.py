@@ -6,12 +6,15 @@ The baseline, measured in the same run, is DetectLabels on the same renders (wha
 
 from __future__ import annotations
 
+import io
 import statistics
 import sys
 import time
 
-from image_analyzer import dicom, imaging
+from PIL import Image
+
 from image_analyzer.errors import ProcessingError
+from image_analyzer.processing import analyse
 from local.labels.classifier import Classifier
 from local.labels.detections import WordFilter, text_detections
 from local.labels.text import TextReader
@@ -31,17 +34,15 @@ def main(args: list[str]) -> int:
         if path.suffix.lower() not in (".dcm", "") or (quick and path.name not in QUICK_FILES):
             continue
         try:
-            rendering = dicom.render(path.read_bytes())
-        except (ProcessingError, ValueError):
+            analysis = analyse(path.read_bytes(), "application/dicom")
+        except ProcessingError:
             continue
-        key = rendering.pixels.tobytes()[:4096] + bytes(str(rendering.pixels.shape), "ascii")
+        image = Image.open(io.BytesIO(analysis.label_bytes))  # what the processor sends to DetectText
+        image.load()
+        key = image.tobytes()[:4096] + bytes(str(image.size), "ascii")
         if key in seen:  # the same pixels in another transfer syntax
             continue
         seen.add(key)
-        image = rendering.to_image()
-        fitted = imaging._fit_size(*image.size)
-        if fitted != image.size:
-            image = image.resize(fitted)
         started = time.perf_counter()
         lines = reader.read(image)
         text_seconds.append(time.perf_counter() - started)
@@ -49,7 +50,7 @@ def main(args: list[str]) -> int:
         classifier.predict(image)
         label_seconds.append(time.perf_counter() - started)
         words = sum(e["Type"] == "WORD" for e in text_detections(lines, image.size, WordFilter(), []))
-        rows.append((path.name, rendering.metadata.get("modality") or "?", len(lines), words))
+        rows.append((path.name, (analysis.dicom or {}).get("modality") or "?", len(lines), words))
     found = [row for row in rows if row[2]]
     print(f"{len(rows)} distinct DICOM renders; text found in {len(found)}:")
     print("| file | modality | lines | words |\n|---|---|---|---|")
