@@ -135,6 +135,44 @@ def labels_figure(image: bytes, labels: list[dict[str, Any]], title: str = "") -
     return fig
 
 
+def redaction_figure(data: bytes) -> Figure:
+    """A DICOM render before and after the processor's redaction stage, with what was filled outlined. The text
+    is found by the local DetectText (its service started in this process; boto3 on the wire, as the processor)."""
+    import boto3
+
+    from image_analyzer.processing import analyse, redact_text
+    from image_analyzer.text import TextDetector
+    from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+    from local.labels.classifier import Classifier
+    from local.labels.service import LabelServer, ServiceState
+
+    analysis = analyse(data, "application/dicom")
+    server = LabelServer(ServiceState(Classifier())).start()
+    try:
+        rekognition = boto3.client(
+            "rekognition",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+            aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
+        )
+        redacted = redact_text(analysis, TextDetector(rekognition), data)
+    finally:
+        server.stop()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    _show(axes[0], np.asarray(analysis.picture), "as rendered (before redaction)")
+    record = redacted.redaction.to_record()
+    _show(
+        axes[1],
+        np.asarray(redacted.picture),
+        f"redacted: {record['regions']} regions, {100 * record['areaFraction']:.1f} % of the picture",
+    )
+    if redacted.redacted is not None:  # outline what was filled, on the redacted picture
+        axes[1].contour(redacted.redacted, levels=[0.5], colors="tab:red", linewidths=0.8)
+    fig.tight_layout()
+    return fig
+
+
 def results_table_html(rows: list[dict[str, Any]]) -> str:
     """Job outcomes as an HTML table (name, status, top labels, DICOM summary, error)."""
     out = ["<table><tr><th>file</th><th>status</th><th>labels</th><th>DICOM</th><th>error</th></tr>"]
