@@ -15,7 +15,7 @@ from image_analyzer import aws
 from image_analyzer.config import int_setting, required
 from image_analyzer.errors import ApiError, ErrorCode, ProcessingError
 from image_analyzer.http import caller, create_resolver, json_response, may_read
-from image_analyzer.jobs import JobStatus
+from image_analyzer.jobs import JobStatus, from_dynamo
 from image_analyzer.keys import view_source_key
 from image_analyzer.objects import ObjectStore
 from image_analyzer.observability import get_logger, get_tracer
@@ -29,16 +29,10 @@ tracer = get_tracer()
 app = create_resolver(logger)
 
 
-def _render(data: bytes, view: View) -> tuple[bytes, dict[str, Any]]:
+def _render(data: bytes, view: View) -> bytes:
     from image_analyzer import dicom  # numpy and pydicom: only when a view must be rendered
 
-    if view.preset is not None:
-        window = None if view.preset == "file" else view.preset
-    else:
-        assert view.center is not None and view.width is not None
-        window = dicom.Window(view.center, view.width)
-    rendering = dicom.render(data, window=window)
-    return rendering.to_png(), rendering.metadata.get("window") or {}
+    return dicom.render(data, window=view.window).to_png()
 
 
 @app.get("/render")
@@ -63,7 +57,6 @@ def render_view() -> Response:
         raise ApiError(409, ErrorCode.VIEW_NOT_AVAILABLE, "This DICOM image is in colour: colour is never windowed.")
     objects = ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
     key = view.key(job_id)
-    window_meta: dict[str, Any] | None = None
     if not objects.exists(key):
         # The frame's stored values, kept at processing time (the upload itself is deleted); written by the
         # processor within its memory budget, so its size needs no other limit here.
@@ -71,13 +64,14 @@ def render_view() -> Response:
         if stored is None or stored.body is None:
             raise ApiError(410, ErrorCode.UPLOAD_GONE, "This job's image data is no longer stored.")
         try:
-            png, window_meta = _render(stored.body, view)
+            png = _render(stored.body, view)
         except ProcessingError as exc:
             raise ApiError(422, exc.code, exc.message) from None
         objects.write(key, png, "image/png")
         logger.info("view rendered", extra={"view": view.slug})
     url = objects.presigned_get(key, int_setting("URL_EXPIRY_SECONDS", minimum=1))
-    return json_response(200, {"jobId": job_id, "view": view.slug, "window": window_meta, "imageUrl": url})
+    window = view.described(from_dynamo(dicom_meta["window"]))
+    return json_response(200, {"jobId": job_id, "view": view.slug, "window": window, "imageUrl": url})
 
 
 @tracer.capture_lambda_handler(capture_response=False)  # no responses in traces: the API's hold presigned URLs

@@ -40,6 +40,7 @@ from pydicom.valuerep import DSfloat
 from image_analyzer import budget, imaging, png
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import MAX_PIXELS
+from image_analyzer.windows import PRESETS, Window, description
 
 # 12-bit JPEG Extended: imagecodecs (BSD) where pydicom's own plugins cannot (after them, so they stay first).
 with contextlib.suppress(ValueError):  # already registered (a module reload)
@@ -54,22 +55,6 @@ AUTO_WINDOW_PERCENTILES = (0.5, 99.5)
 _GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420", "YBR_PARTIAL_422")
 
-
-@dataclass(frozen=True)
-class Window:
-    center: float
-    width: float
-    function: str = "LINEAR"
-
-
-# Common CT windows in Hounsfield units (centre, width).
-PRESETS: dict[str, Window] = {
-    "soft_tissue": Window(40, 400),
-    "lung": Window(-600, 1500),
-    "bone": Window(400, 1800),
-    "brain": Window(40, 80),
-    "liver": Window(60, 150),
-}
 
 # Body Part Examined is free text in practice: only DICOM's defined terms (PS3.16 Annex L) are kept, anything
 # else (a name, a note typed at the console) is dropped.
@@ -547,7 +532,7 @@ def _grayscale_lut(
                 del view[keyword]
         view.WindowCenter, view.WindowWidth, view.VOILUTFunction = window.center, window.width, window.function
         voi = apply_windowing(modality, view)
-        window_meta = {"center": round(window.center, 3), "width": round(window.width, 3), "source": source}
+        window_meta = description(window, source)
     low, high = _voi_output_range(view, uses_lut, voi)
     scaled = np.clip((voi.astype(np.float64) - low) * (255.0 / (high - low)), 0, 255)
     lut = np.rint(scaled).astype(np.uint8)

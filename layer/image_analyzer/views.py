@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from image_analyzer.definitions import CONVERTED_PREFIX
 from image_analyzer.errors import ApiError, ErrorCode
+from image_analyzer.windows import PRESETS, Window, canonical, description, written
 
 # The named windows (CT presets, in Hounsfield units) and "file": the file's own window or VOI LUT, as first shown.
-PRESET_NAMES = ("file", "soft_tissue", "lung", "bone", "brain", "liver")
+PRESET_NAMES = ("file", *PRESETS)
 MAX_ABS_WINDOW = 1e7  # beyond any modality's value range
 
 
@@ -28,10 +30,26 @@ class View:
     def slug(self) -> str:
         if self.preset is not None:
             return self.preset
-        return f"c{self.center:g}_w{self.width:g}"
+        assert self.center is not None and self.width is not None
+        return f"c{written(self.center)}_w{written(self.width)}"
 
     def key(self, job_id: str) -> str:
         return f"{CONVERTED_PREFIX}{job_id}/view-{self.slug}.png"
+
+    @property
+    def window(self) -> Window | None:
+        """The window the renderer is given: None for "file" (the file's own)."""
+        if self.preset is not None:
+            return None if self.preset == "file" else PRESETS[self.preset]
+        assert self.center is not None and self.width is not None
+        return Window(self.center, self.width)
+
+    def described(self, recorded: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The window this view is shown in, as the job records windows; ``recorded`` is the job's own window
+        (what "file" shows). The same whether the view was rendered now or served as stored."""
+        if self.window is None:
+            return recorded
+        return description(self.window, f"preset:{self.preset}" if self.preset else "override")
 
 
 def _number(name: str, raw: str) -> float:
@@ -41,7 +59,7 @@ def _number(name: str, raw: str) -> float:
         raise ApiError(400, ErrorCode.BAD_REQUEST, f"{name} must be a number.") from None
     if not math.isfinite(value) or abs(value) > MAX_ABS_WINDOW:
         raise ApiError(400, ErrorCode.BAD_REQUEST, f"{name} must be a finite number within ±{MAX_ABS_WINDOW:g}.")
-    return round(value, 3)
+    return canonical(value)
 
 
 def parse_view(window: str | None, center: str | None, width: str | None) -> View:

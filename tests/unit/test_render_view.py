@@ -45,7 +45,7 @@ def test_a_preset_renders_once_and_is_served_from_storage_after(mock_stack, ct_j
     key = f"converted/{ct_job}/view-lung.png"
     stored = mock_stack.s3.head_object(Bucket=mock_stack.bucket, Key=key)["LastModified"]
     status, again = view(ct_job, window="lung")
-    assert status == 200 and again["window"] is None, "served from storage: not rendered again"
+    assert status == 200 and again["window"] == body["window"], "served from storage, and named as rendered"
     assert mock_stack.s3.head_object(Bucket=mock_stack.bucket, Key=key)["LastModified"] == stored
     bone = picture(view(ct_job, window="bone")[1]["imageUrl"])
     assert lung.shape == bone.shape == (128, 128) and not np.array_equal(lung, bone)
@@ -59,6 +59,20 @@ def test_a_custom_window_and_the_files_own(mock_stack, ct_record, ct_job) -> Non
     assert status == 200 and own["view"] == "file"
     # "file" is the window the job was first shown in: the same pixels as its imageUrl.
     assert np.array_equal(picture(own["imageUrl"]), picture(ct_record["imageUrl"]))
+
+
+def test_nearby_windows_are_different_views_each_named_as_served(mock_stack, ct_job) -> None:
+    # Parsing, the stored view's key and the response share one form (three decimals): no window is served the
+    # picture of a neighbour.
+    asked = [("1234.567", "1000000"), ("1234.568", "1000000"), ("1234.567", "1000004"), ("-0.0001", "2.5")]
+    answers = [view(ct_job, center=center, width=width)[1] for center, width in asked]
+    assert len({answer["view"] for answer in answers}) == len(asked)
+    for (center, width), answer in zip(asked, answers, strict=True):
+        assert answer["window"] == {"center": round(float(center), 3), "width": float(width), "source": "override"}
+    listed = mock_stack.s3.list_objects_v2(Bucket=mock_stack.bucket, Prefix=f"converted/{ct_job}/view-c")
+    assert len(listed["Contents"]) == len(asked)
+    again = view(ct_job, center="1234.5670", width="1e6")[1]  # the same window written another way
+    assert again["view"] == answers[0]["view"] and again["window"] == answers[0]["window"]
 
 
 @pytest.mark.parametrize(
