@@ -28,11 +28,18 @@ class BackendUnavailable(RuntimeError):
     """The chosen backend cannot run on this machine; the message says why."""
 
 
+LOOPBACK = "127.0.0.1"  # emulators have no authentication: nothing off this machine may reach them
+
+
 class Backend(Protocol):
     name: str
     endpoint_url: str
 
     def await_ready(self) -> None: ...
+
+    def listening_addresses(self) -> list[str]:
+        """The host addresses the emulator accepts connections on."""
+        ...
 
     def alive(self) -> bool: ...
 
@@ -46,7 +53,8 @@ class MotoBackend:
 
     name = "moto"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, in_process: bool = False, wait: bool = True) -> None:
+    def __init__(self, host: str = LOOPBACK, port: int = 0, in_process: bool = False, wait: bool = True) -> None:
+        self._host = host
         self._server: Any = None
         self._child: ChildService | None = None
         if in_process:
@@ -71,6 +79,9 @@ class MotoBackend:
 
     def alive(self) -> bool:
         return self._child.alive() if self._child is not None else True
+
+    def listening_addresses(self) -> list[str]:
+        return [self._host]
 
     def stop(self) -> None:
         if self._server is not None:
@@ -190,7 +201,6 @@ class LocalStackBackend:
         remove_orphaned_containers()
         container = (
             DockerContainer(self.image)
-            .with_exposed_ports(EDGE_PORT)
             .with_env("SERVICES", "s3,sqs,dynamodb")
             .with_env("AWS_DEFAULT_REGION", "us-east-1")
             # Presigned URLs are checked as S3 checks them (LocalStack skips this by default; moto cannot).
@@ -202,6 +212,9 @@ class LocalStackBackend:
             .with_kwargs(labels={OWNER_LABEL: str(os.getpid())})
             .waiting_for(LogMessageWaitStrategy(re.compile(r"^Ready\.$", re.MULTILINE)).with_startup_timeout(120))
         )
+        # Published on the loopback address only, on a port Docker picks (its default is every interface, IPv4
+        # and IPv6). testcontainers types host bindings as ports; Docker's client takes an (address,) tuple.
+        container.ports[str(EDGE_PORT)] = (LOOPBACK,)  # type: ignore[assignment]
         token = os.environ.get("LOCALSTACK_AUTH_TOKEN")
         if token:
             container = container.with_env("LOCALSTACK_AUTH_TOKEN", token)
@@ -211,8 +224,13 @@ class LocalStackBackend:
         except Exception as exc:
             self.stop()
             raise BackendUnavailable(f"the LocalStack container ({self.image}) did not start: {exc}") from exc
-        host = container.get_container_host_ip()
-        self.endpoint_url = f"http://{host}:{container.get_exposed_port(EDGE_PORT)}"
+        self.endpoint_url = f"http://{LOOPBACK}:{container.get_exposed_port(EDGE_PORT)}"
+
+    def listening_addresses(self) -> list[str]:
+        container = self._container.get_wrapped_container()
+        container.reload()
+        bindings = container.attrs["NetworkSettings"]["Ports"].get(f"{EDGE_PORT}/tcp") or []
+        return [binding["HostIp"] for binding in bindings]
 
     def alive(self) -> bool:
         try:

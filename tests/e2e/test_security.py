@@ -5,8 +5,10 @@ anywhere."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -194,3 +196,11 @@ def test_the_cli_sends_its_token(auth_stack, tmp_path, capsys) -> None:
     token = auth_stack.issuer.token("frank")
     assert main(["analyze", "--api", auth_stack.api_url, "--token", token, "--out", out, str(path)]) == 0
     assert "1 complete, 0 error" in capsys.readouterr().out
+
+
+def test_the_emulator_accepts_connections_on_the_loopback_address_only(emulator) -> None:
+    # The emulators have no authentication: anyone who could reach one could read uploads and rewrite results.
+    addresses = emulator.listening_addresses()
+    assert addresses and set(addresses) <= {"127.0.0.1", "::1"}, addresses
+    with socket.create_connection(("127.0.0.1", urlsplit(emulator.endpoint_url).port), timeout=5):
+        pass  # and it is reachable there
