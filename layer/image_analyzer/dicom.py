@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import pydicom
 from PIL import Image
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.filewriter import write_file_meta_info
+from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing, get_decoder, pixel_array
 from pydicom.pixels.decoders import JPEGExtended12BitDecoder
 from pydicom.uid import (
@@ -580,7 +582,34 @@ def _render_colour(ds: Dataset, arr: np.ndarray, photometric: str) -> np.ndarray
     return np.ascontiguousarray(arr.astype(np.uint8, copy=False))
 
 
+# The longest value of each value representation a recorded attribute has (PS3.5 Table 6.2-1), in characters.
+_VR_MAX_CHARS = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "UI": 64}
+
+
+def check_recorded_values(ds: Dataset) -> None:
+    """What a job records or quotes of the file must fit its value representation: a longer value makes the file
+    malformed (and a record holding it may not fit in a DynamoDB item, whose size is bounded)."""
+    # Body Part Examined is free text in practice and recorded only when it is one of the defined terms.
+    for keyword in (k for k in _ALLOWED_ATTRIBUTES.values() if k != "BodyPartExamined"):
+        # The VR the standard gives it: a value too long for a 16-bit length is written (and read) as UN.
+        vr = dictionary_VR(keyword)
+        limit = _VR_MAX_CHARS.get(vr)
+        value = ds[keyword].value if limit is not None and keyword in ds else None
+        if value is None:
+            continue
+        values = value if isinstance(value, MultiValue | list | tuple) else [value]
+        if any(len(item) > limit for item in values if isinstance(item, str | bytes)):
+            raise ProcessingError(
+                ErrorCode.CORRUPT_DICOM,
+                f"The DICOM attribute {keyword} is longer than its value representation allows "
+                f"({vr}: at most {limit} characters).",
+            )
+    if len(str(ds.file_meta.get("TransferSyntaxUID") or "")) > _VR_MAX_CHARS["UI"]:
+        raise ProcessingError(ErrorCode.CORRUPT_DICOM, "The DICOM transfer syntax UID is longer than a UID may be.")
+
+
 def check_decodable(ds: Dataset) -> None:
+    check_recorded_values(ds)
     if "PixelData" not in ds:
         raise ProcessingError(ErrorCode.DICOM_NO_PIXEL_DATA, "The DICOM file has no image (pixel data) to render.")
     uid = ds.file_meta.TransferSyntaxUID

@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_DICOM = "UNSUPPORTED_DICOM"
     LABELS_REJECTED = "LABELS_REJECTED"
     REDACTION_FAILED = "REDACTION_FAILED"  # text in the picture could not be looked for: nothing is served
+    RESULT_TOO_LARGE = "RESULT_TOO_LARGE"  # the job's record would not fit in a DynamoDB item
     PROCESSING_FAILED = "PROCESSING_FAILED"
 
 

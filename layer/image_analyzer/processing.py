@@ -248,7 +248,11 @@ class Processor:
                     code, message = ErrorCode.PROCESSING_FAILED, "Processing failed on every attempt."
                 self.store.fail(job_id, code.value, message, utc_now())
             raise
-        self.store.complete(job_id, results, image_key, utc_now(), crop_key=crop)
+        try:
+            self.store.complete(job_id, results, image_key, utc_now(), crop_key=crop)
+        except ProcessingError as exc:  # the record was refused for its content: every retry would be too
+            self.store.fail(job_id, exc.code.value, exc.message, utc_now())
+            return Result(Outcome.FAILED, job_id, exc.code.value, time.perf_counter() - started)
         return Result(Outcome.COMPLETED, job_id, None, time.perf_counter() - started)
 
     def _analyse_and_label(self, job_id: str, key: str, declared_type: str) -> tuple[dict[str, Any], str, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -9,7 +10,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from image_analyzer.jobs import FINISHED, JobStatus, NewJob, iso, sources_of, to_dynamo
+from image_analyzer.errors import ErrorCode, ProcessingError
+from image_analyzer.jobs import FINISHED, JobStatus, NewJob, iso, sources_of, storable, to_dynamo
+
+# DynamoDB items hold at most 400 KB, names and values; the rest of a job's record is well under 10 KB. JSON's
+# quotes and separators make the estimate larger than DynamoDB's count, never smaller.
+MAX_RESULT_BYTES = 390_000
+RESULT_TOO_LARGE_MESSAGE = "The job's results are larger than a job record may hold."
 
 
 class ClaimOutcome(StrEnum):
@@ -27,6 +34,12 @@ class Claim:
 
 def _is_condition_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _is_item_too_large(exc: ClientError) -> bool:
+    """DynamoDB refused the item for its size (400 KB): the same record would be refused on every retry."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "item size" in str(error.get("Message", "")).lower()
 
 
 class JobStore:
@@ -94,12 +107,17 @@ class JobStore:
         except ClientError as exc:
             if _is_condition_failure(exc):
                 return False
+            if _is_item_too_large(exc):
+                raise ProcessingError(ErrorCode.RESULT_TOO_LARGE, RESULT_TOO_LARGE_MESSAGE) from None
             raise
 
     def complete(
         self, job_id: str, results: dict[str, Any], image_key: str, now: datetime, crop_key: str | None = None
     ) -> bool:
         fields = {"results": results, "imageKey": image_key, **({"cropKey": crop_key} if crop_key else {})}
+        # Checked before writing: an emulator may apply part of an update that DynamoDB refuses whole.
+        if len(json.dumps(storable(fields), default=str).encode()) > MAX_RESULT_BYTES:
+            raise ProcessingError(ErrorCode.RESULT_TOO_LARGE, RESULT_TOO_LARGE_MESSAGE)
         return self._finish(job_id, JobStatus.COMPLETE, now, fields)
 
     def fail(self, job_id: str, code: str, message: str, now: datetime) -> bool:

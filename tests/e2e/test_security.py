@@ -18,7 +18,7 @@ from local.client import ApiClient
 from local.emulator import Backend
 from local.stack import LocalStack, StackOptions
 from tests.e2e.conftest import open_page
-from tests.support import photo_bytes
+from tests.support import gradient, make_dicom, photo_bytes
 
 QUOTA = 3
 PATIENT_FILE_NAME = "DOE^JANE_1954-03-09_chest.jpg"
@@ -204,3 +204,13 @@ def test_the_emulator_accepts_connections_on_the_loopback_address_only(emulator)
     assert addresses and set(addresses) <= {"127.0.0.1", "::1"}, addresses
     with socket.create_connection(("127.0.0.1", urlsplit(emulator.endpoint_url).port), timeout=5):
         pass  # and it is reachable there
+
+
+def test_an_attribute_longer_than_its_vr_ends_the_job_on_its_first_delivery(stack, client) -> None:
+    # 500,000 characters of Modality (CS: at most 16): recorded, it would make the job record too big for
+    # DynamoDB, and the refused write would be retried as if transient.
+    data = make_dicom(gradient(64, 64), modality="CT" * 250_000)
+    record = client.analyze("long-modality.dcm", data).record
+    assert (record["status"], record["errorCode"]) == ("error", "CORRUPT_DICOM"), record
+    assert "Modality" in record["error"] and "CTCT" not in record["error"]
+    assert int(stack.table().get_item(Key={"jobId": record["jobId"]})["Item"]["attempts"]) == 1

@@ -307,3 +307,20 @@ def test_redaction_fails_closed(mock_stack, monkeypatch, code, deliveries) -> No
     item = job(mock_stack, job_id)
     assert (item["status"], item["errorCode"]) == ("error", "REDACTION_FAILED"), item
     assert stored_keys(mock_stack, "converted/") == [] and not labelled, "nothing unredacted was written or sent"
+
+
+def test_a_record_too_large_for_dynamodb_ends_the_job_on_its_first_delivery(mock_stack, monkeypatch) -> None:
+    # Whatever makes the record too big (here the labels), DynamoDB would refuse it on every retry.
+    job_id, key = new_upload(mock_stack, "a.jpg", "image/jpeg", photo_bytes("chelsea"))
+    huge = {"Labels": [{"Name": f"label {i} " + "x" * 1000, "Confidence": 90.0} for i in range(450)]}
+
+    class VerboseRekognition:
+        def detect_labels(self, **kwargs: Any) -> dict[str, Any]:
+            return huge
+
+    monkeypatch.setattr(aws, "rekognition_client", lambda: VerboseRekognition())
+    process_image.processor.cache_clear()
+    response = run_sqs(mock_stack, [key])
+    item = job(mock_stack, job_id)
+    assert response == {"batchItemFailures": []}, "not retried"
+    assert (item["status"], item["errorCode"], int(item["attempts"])) == ("error", "RESULT_TOO_LARGE", 1)
