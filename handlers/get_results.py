@@ -26,11 +26,12 @@ app = create_resolver(logger)
 @app.get("/get-results")
 def get_results() -> Response:
     job_id = app.current_event.get_query_string_value("jobId", "")
+    who = caller(app.current_event)  # before anything is read: a token that cannot own a job reads nothing
     if not is_job_id(job_id):
         raise ApiError(400, ErrorCode.INVALID_JOB_ID, "jobId must be the UUID returned by /request-upload.")
     logger.append_keys(jobId=job_id)
     item = JobStore(aws.dynamodb_table(required("TABLE_NAME"))).get(job_id)
-    if item is None or not may_read(item, caller(app.current_event)):
+    if item is None or not may_read(item, who):
         raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
     image_url = crop_url = None
     if item.get("status") == JobStatus.COMPLETE and item.get("imageKey"):

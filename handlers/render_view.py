@@ -38,6 +38,7 @@ def _render(data: bytes, view: View) -> bytes:
 @app.get("/render")
 def render_view() -> Response:
     event = app.current_event
+    who = caller(app.current_event)  # before anything is read: a token that cannot own a job reads nothing
     job_id = event.get_query_string_value("jobId", "")
     if not is_job_id(job_id):
         raise ApiError(400, ErrorCode.INVALID_JOB_ID, "jobId must be the UUID returned by /request-upload.")
@@ -48,7 +49,7 @@ def render_view() -> Response:
         event.get_query_string_value("width"),
     )
     item = JobStore(aws.dynamodb_table(required("TABLE_NAME"))).get(job_id)
-    if item is None or not may_read(item, caller(app.current_event)):
+    if item is None or not may_read(item, who):
         raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
     dicom_meta = (item.get("results") or {}).get("dicom")
     if item.get("status") != JobStatus.COMPLETE or not dicom_meta:

@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     VIEW_NOT_AVAILABLE = "VIEW_NOT_AVAILABLE"  # /render: not a completed greyscale DICOM job
     UPLOAD_GONE = "UPLOAD_GONE"  # /render: the job's stored source has expired
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the caller's daily upload quota is used up
+    FORBIDDEN = "FORBIDDEN"  # a verified token that cannot own a job (no subject)
     NOT_FOUND = "NOT_FOUND"
     INTERNAL = "INTERNAL"
     # Processing errors recorded on the job.

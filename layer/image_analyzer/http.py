@@ -41,10 +41,17 @@ class Caller:
 
 
 def caller(event: APIGatewayProxyEventV2) -> Caller:
+    """Raises ApiError 403 for a verified token that names no subject: API Gateway's JWT authorizer does not
+    require ``sub``, and without one a job would have no owner (every caller could read it) and the quota would
+    count by address."""
     context = event.request_context
-    claims = (context.authorizer.jwt_claim or {}) if context.authorizer else {}
-    subject = claims.get("sub")
-    return Caller(str(subject) if subject else None, context.http.source_ip or "unknown")
+    authorizer = context.get("authorizer") or {}
+    subject = None
+    if "jwt" in authorizer:  # the route is authenticated: the request passed the stack's JWT authorizer
+        subject = str(((authorizer.get("jwt") or {}).get("claims") or {}).get("sub") or "").strip()
+        if not subject:
+            raise ApiError(403, ErrorCode.FORBIDDEN, "The token names no subject (sub): it cannot own a job.")
+    return Caller(subject, context.http.source_ip or "unknown")
 
 
 def may_read(job: dict[str, Any], who: Caller) -> bool:

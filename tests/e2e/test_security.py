@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from joserfc import jwt
 
 from local.auth import LocalIssuer
 from local.client import ApiClient
@@ -61,6 +62,26 @@ def test_without_a_valid_token_every_route_is_refused(auth_stack) -> None:
             assert response.status_code == 401, (method, url, why)
             assert response.json() == {"message": "Unauthorized"}
     assert not [line for _, line in auth_stack.logs if "upload requested" in line], "no function ran"
+
+
+def test_a_valid_token_without_a_subject_is_refused_on_every_route(auth_stack) -> None:
+    # API Gateway's JWT authorizer lets such a token through; a job it made would have no owner.
+    issuer = auth_stack.issuer
+    assert issuer is not None
+    now = int(time.time())
+    claims = {"iss": issuer.issuer, "aud": issuer.audience, "iat": now, "nbf": now, "exp": now + 300}
+    no_subject = jwt.encode({"alg": "RS256", "kid": issuer.key.kid}, claims, issuer.key)
+    empty_subject = issuer.token("")
+    for token in (no_subject, empty_subject):
+        for method, url in routes(auth_stack.api_url):
+            body = {"fileName": "a.jpg", "fileType": "image/jpeg"}
+            response = requests.request(
+                method, url, headers={"Authorization": f"Bearer {token}"}, json=body, timeout=10
+            )
+            assert response.status_code == 403, (method, url, response.text)
+            assert response.json()["error"] == "FORBIDDEN"
+    jobs = [item for item in auth_stack.table().scan()["Items"] if "s3Key" in item]
+    assert all(item.get("owner") for item in jobs), "no job without an owner was created"
 
 
 def test_with_a_token_the_flow_completes_and_only_its_owner_sees_the_job(auth_stack) -> None:
