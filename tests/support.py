@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import numpy as np
-from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 # Re-exported: the tests take sample files from the one lookup the project has.
@@ -285,3 +286,54 @@ def write_classifier(folder: Any, model: bytes, **spec: Any) -> Any:
     document = {"name": "test-model", "version": "1", "model": "model.onnx", **spec}
     (folder / "spec.json").write_text(json.dumps(document))
     return folder / "spec.json"
+
+
+def _identifying(item: Dataset, private_group: int = 0x0009) -> Dataset:
+    """``item`` with a canary where attackers and careless consoles put one: identifying attributes, free-text
+    explanations, and a private block."""
+    item.PatientName, item.PatientID = CANARY, CANARY
+    item.private_block(private_group, "ACME CONSOLE", create=True).add_new(0x10, "LO", CANARY)
+    return item
+
+
+def _lut_item(descriptor: list[int], data: list[int], **explanations: str) -> Dataset:
+    item = Dataset()
+    item.add_new("LUTDescriptor", "US", descriptor)
+    item.add_new("LUTData", "US", data)
+    for keyword, text in explanations.items():
+        setattr(item, keyword, text)
+    return _identifying(item)
+
+
+def _with_functional_groups(ds: FileDataset) -> None:
+    pixel_values = _identifying(Dataset())
+    pixel_values.RescaleSlope, pixel_values.RescaleIntercept, pixel_values.RescaleType = 1, -1024, "HU"
+    frame_voi = _identifying(Dataset())
+    frame_voi.WindowCenter, frame_voi.WindowWidth = 1000, 3000
+    frame_voi.WindowCenterWidthExplanation = CANARY
+    shared = _identifying(Dataset())
+    shared.PixelValueTransformationSequence = Sequence([pixel_values])
+    shared.FrameVOILUTSequence = Sequence([frame_voi])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    per_frame = _identifying(Dataset())
+    per_frame.FrameVOILUTSequence = Sequence([_identifying(Dataset())])
+    ds.PerFrameFunctionalGroupsSequence = Sequence([per_frame])
+    _identifying(ds, 0x0011)
+
+
+def _with_lookup_tables(ds: FileDataset) -> None:
+    ramp = [min(4095, 2 * value) for value in range(0, 4096, 16)]
+    ds.ModalityLUTSequence = Sequence([_lut_item([256, 0, 16], ramp, LUTExplanation=CANARY, ModalityLUTType="US")])
+    voi = [value * 16 for value in range(256)]
+    ds.VOILUTSequence = Sequence([_lut_item([256, 0, 16], voi, LUTExplanation=CANARY)])
+    ds.WindowCenterWidthExplanation = CANARY
+
+
+_NESTED_CANARIES = {"macros": _with_functional_groups, "luts": _with_lookup_tables}
+NESTED_CANARY_PLACES = tuple(_NESTED_CANARIES)
+
+
+def nested_canary_dicom(where: str) -> bytes:
+    """A greyscale file with the canary inside functional-group macro items ("macros") or LUT items and window
+    explanations ("luts"), and in private blocks at every level."""
+    return make_dicom(gradient(), mutate=_NESTED_CANARIES[where])

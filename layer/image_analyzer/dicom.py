@@ -29,6 +29,7 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing, get_decoder, pixel_array
 from pydicom.pixels.decoders import JPEGExtended12BitDecoder
+from pydicom.sequence import Sequence
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
@@ -345,17 +346,40 @@ def safe_metadata(ds: Dataset) -> dict[str, Any]:
     return meta
 
 
+# What the greyscale pipeline reads, at the top level and in the functional-group macros that override it.
+_PIPELINE_KEYWORDS = (
+    "PhotometricInterpretation", "BitsStored", "BitsAllocated", "PixelRepresentation", "RescaleSlope",
+    "RescaleIntercept", "ModalityLUTSequence", "VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction",
+    "PixelPaddingValue",
+)  # fmt: skip
+# What a LUT item holds for the pipeline: no LUTExplanation (free text), nothing else an item may carry.
+_LUT_ITEM_KEYWORDS = ("LUTDescriptor", "LUTData", "ModalityLUTType")
+
+
+def _copy_pipeline_attributes(source: Dataset, view: Dataset) -> None:
+    """The named attributes only (never free text, identifying or private ones), LUT items rebuilt from their
+    descriptor and data."""
+    for keyword in _PIPELINE_KEYWORDS:
+        if keyword not in source:
+            continue
+        if keyword.endswith("LUTSequence"):
+            items = []
+            for item in source[keyword].value or []:
+                rebuilt = Dataset()
+                for name in _LUT_ITEM_KEYWORDS:
+                    if name in item:
+                        rebuilt[name] = item[name]
+                items.append(rebuilt)
+            setattr(view, keyword, Sequence(items))
+        else:
+            view[keyword] = source[keyword]
+
+
 def _frame_view(ds: Dataset, index: int) -> Dataset:
     """The attributes the grayscale pipeline reads, for one frame (functional groups override the top level)."""
     view = Dataset()
     view.file_meta = ds.file_meta  # LUT data in OW needs the byte order
-    for keyword in (
-        "PhotometricInterpretation", "BitsStored", "BitsAllocated", "PixelRepresentation", "RescaleSlope",
-        "RescaleIntercept", "ModalityLUTSequence", "VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction",
-        "PixelPaddingValue",
-    ):  # fmt: skip
-        if keyword in ds:
-            view[keyword] = ds[keyword]
+    _copy_pipeline_attributes(ds, view)
     groups = [ds.get("SharedFunctionalGroupsSequence"), ds.get("PerFrameFunctionalGroupsSequence")]
     for sequence, item_index in zip(groups, (0, index), strict=True):
         if not sequence or item_index >= len(sequence):
@@ -363,8 +387,7 @@ def _frame_view(ds: Dataset, index: int) -> Dataset:
         group = sequence[item_index]
         for macro in ("PixelValueTransformationSequence", "FrameVOILUTSequence"):
             if macro in group and group[macro].value:
-                for element in group[macro].value[0]:
-                    view[element.tag] = element
+                _copy_pipeline_attributes(group[macro].value[0], view)
     return view
 
 

@@ -19,7 +19,7 @@ from local.client import ApiClient
 from local.emulator import Backend
 from local.stack import LocalStack, StackOptions
 from tests.e2e.conftest import open_page
-from tests.support import gradient, make_dicom, photo_bytes
+from tests.support import CANARY, NESTED_CANARY_PLACES, gradient, make_dicom, nested_canary_dicom, photo_bytes
 
 QUOTA = 3
 PATIENT_FILE_NAME = "DOE^JANE_1954-03-09_chest.jpg"
@@ -235,3 +235,17 @@ def test_an_attribute_longer_than_its_vr_ends_the_job_on_its_first_delivery(stac
     assert (record["status"], record["errorCode"]) == ("error", "CORRUPT_DICOM"), record
     assert "Modality" in record["error"] and "CTCT" not in record["error"]
     assert int(stack.table().get_item(Key={"jobId": record["jobId"]})["Item"]["attempts"]) == 1
+
+
+@pytest.mark.parametrize("where", NESTED_CANARY_PLACES)
+def test_the_stored_frame_copy_holds_no_canary(stack, client, where) -> None:
+    # The copy other windows are drawn from is kept for the retention period: only what windows it may be in it.
+    record = client.analyze(f"nested-{where}.dcm", nested_canary_dicom(where)).record
+    assert record["status"] == "complete", record
+    s3 = stack.client("s3")
+    listing = s3.list_objects_v2(Bucket=stack.resources.bucket, Prefix=f"converted/{record['jobId']}/")
+    keys = [item["Key"] for item in listing.get("Contents", [])]
+    assert any(key.endswith(".dcm") for key in keys), keys
+    for key in keys:
+        assert CANARY.encode() not in s3.get_object(Bucket=stack.resources.bucket, Key=key)["Body"].read(), key
+    assert CANARY not in json.dumps(record)

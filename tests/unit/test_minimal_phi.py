@@ -13,7 +13,7 @@ import pytest
 from image_analyzer import dicom
 from image_analyzer.errors import ProcessingError
 from local.samples import all_sample_paths
-from tests.support import CANARY, gradient, make_dicom
+from tests.support import CANARY, NESTED_CANARY_PLACES, gradient, make_dicom, nested_canary_dicom
 
 
 def body_part(value: str) -> str | None:
@@ -40,6 +40,18 @@ def test_the_view_source_holds_no_identifying_attribute() -> None:
     ds = pydicom.dcmread(io.BytesIO(source))
     assert "PatientName" not in ds and "PatientID" not in ds and "InstitutionName" not in ds
     assert "AccessionNumber" not in ds and "PatientBirthDate" not in ds
+
+
+@pytest.mark.parametrize("where", NESTED_CANARY_PLACES)
+def test_the_frame_copy_keeps_no_canary_in_any_nested_place(where) -> None:
+    """Inside functional-group macro items, LUT items, explanations and private blocks: the copy holds the
+    named attributes the pipeline reads, LUT items rebuilt from descriptor and data, and nothing else."""
+    data = nested_canary_dicom(where)
+    assert data.count(CANARY.encode()) >= 5, "the canaries are in the original"
+    source = dicom.render(data, keep_view_source=True).frame_copy()
+    assert source is not None and CANARY.encode() not in source
+    for window in (None, "lung", dicom.Window(300, 900)):  # and it still renders as the original does
+        assert np.array_equal(dicom.render(source, window=window).pixels, dicom.render(data, window=window).pixels)
 
 
 def test_every_greyscale_sample_renders_the_same_from_its_view_source(report) -> None:
