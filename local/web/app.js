@@ -8,18 +8,46 @@ const TYPES = {
 const STATUS_TEXT = { requested: "requesting…", uploading: "uploading…", pending: "queued", processing: "processing…", complete: "complete", error: "error" };
 const STATUS_PROGRESS = { requested: 5, pending: 70, processing: 85, complete: 100, error: 100 };
 
+// Which API the page talks to is the user's choice, never a link's: a link's ?api= is only offered, and files
+// and tokens go to it once the user confirms it. Tokens are kept per API origin and sent to their own only.
 const apiInput = document.getElementById("api-url");
-const params = new URLSearchParams(location.search);
-apiInput.value = params.get("api") || localStorage.getItem("imageAnalyzerApi") || "";
-apiInput.addEventListener("change", () => localStorage.setItem("imageAnalyzerApi", apiInput.value.trim()));
-
 const tokenInput = document.getElementById("api-token");
-tokenInput.value = localStorage.getItem("imageAnalyzerToken") || "";
-tokenInput.addEventListener("change", () => localStorage.setItem("imageAnalyzerToken", tokenInput.value.trim()));
+const apiShown = document.getElementById("api-origin");
+
+function originOf(url) {
+  try { return new URL(url || location.origin).origin; } catch { return null; }
+}
 
 function apiBase() {
-  const value = apiInput.value.trim().replace(/\/+$/, "");
-  return value || location.origin;
+  const value = (localStorage.getItem("imageAnalyzerApi") || "").trim().replace(/\/+$/, "");
+  return originOf(value) ? value || location.origin : location.origin;
+}
+
+const tokenKey = () => `imageAnalyzerToken:${originOf(apiBase())}`;
+
+function showApi() {
+  apiInput.value = localStorage.getItem("imageAnalyzerApi") || "";
+  tokenInput.value = localStorage.getItem(tokenKey()) || "";
+  apiShown.textContent = originOf(apiBase());
+}
+
+function chooseApi(url) {
+  localStorage.setItem("imageAnalyzerApi", url.trim());
+  showApi();
+}
+
+apiInput.addEventListener("change", () => chooseApi(apiInput.value));
+tokenInput.addEventListener("change", () => localStorage.setItem(tokenKey(), tokenInput.value.trim()));
+localStorage.removeItem("imageAnalyzerToken"); // the one-for-all-APIs token of earlier versions
+showApi();
+
+const offered = new URLSearchParams(location.search).get("api");
+if (offered && originOf(offered) && originOf(offered) !== originOf(apiBase())) {
+  const banner = document.getElementById("api-offer");
+  banner.querySelector(".offered-api").textContent = originOf(offered);
+  banner.hidden = false;
+  banner.querySelector(".use-offered-api").addEventListener("click", () => { chooseApi(offered); banner.hidden = true; });
+  banner.querySelector(".ignore-offered-api").addEventListener("click", () => { banner.hidden = true; });
 }
 
 function fileType(file) {

@@ -8,6 +8,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +18,7 @@ from joserfc import jwt
 from local.auth import LocalIssuer
 from local.client import ApiClient
 from local.emulator import Backend
+from local.services import BackgroundHTTPServer
 from local.stack import LocalStack, StackOptions
 from tests.e2e.conftest import open_page
 from tests.support import CANARY, NESTED_CANARY_PLACES, gradient, make_dicom, nested_canary_dicom, photo_bytes
@@ -249,3 +251,55 @@ def test_the_stored_frame_copy_holds_no_canary(stack, client, where) -> None:
     for key in keys:
         assert CANARY.encode() not in s3.get_object(Bucket=stack.resources.bucket, Key=key)["Body"].read(), key
     assert CANARY not in json.dumps(record)
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Another origin a link may name: it records every request, and answers CORS so that a browser would send."""
+
+    def _answer(self) -> None:
+        self.server.received.append(  # type: ignore[attr-defined]
+            f"{self.command} {self.path} {self.headers.get('Authorization', '')}"
+        )
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Headers", "authorization,content-type")
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"jobId": "00000000-0000-4000-8000-000000000000", "status": "complete"}')
+
+    do_GET = do_POST = do_PUT = do_OPTIONS = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_link_cannot_send_the_token_or_the_files_to_another_api(browser, auth_stack, tmp_path) -> None:
+    assert auth_stack.issuer is not None
+    other = BackgroundHTTPServer(_Recorder)
+    other.received = []  # type: ignore[attr-defined]
+    other.start()
+    received: list[str] = other.received  # type: ignore[attr-defined]
+    try:
+        page = browser.new_page()
+        page.goto(auth_stack.api_url + "/")
+        page.locator(".settings summary").click()
+        page.fill("#api-token", auth_stack.issuer.token("frank"))
+        page.dispatch_event("#api-token", "change")
+        page.goto(f"{auth_stack.api_url}/?api={other.url}")  # the genuine page, from a link
+        assert page.locator("#api-offer").is_visible() and other.url in page.locator("#api-offer").inner_text()
+        assert page.locator("#api-origin").inner_text() == auth_stack.api_url, "the page says where files go"
+        path = tmp_path / "cat.jpg"
+        path.write_bytes(photo_bytes("chelsea"))
+        page.set_input_files("#file-input", [str(path)])
+        page.wait_for_function("() => document.querySelector('.job')?.dataset.status === 'complete'", timeout=60_000)
+        assert received == [], "nothing reached the other origin"
+        # Confirmed, the other API gets the files (the user chose it) but not the token saved for the first one.
+        page.locator(".use-offered-api").click()
+        assert page.locator("#api-origin").inner_text() == other.url
+        page.set_input_files("#file-input", [str(path)])
+        page.wait_for_function("() => [...document.querySelectorAll('.job')].length === 2", timeout=30_000)
+        page.wait_for_function("() => document.querySelector('.job')?.dataset.status !== 'requested'", timeout=30_000)
+        assert received and not any("Bearer" in line for line in received), received
+        page.close()
+    finally:
+        other.stop()
