@@ -26,6 +26,17 @@ from local.runtime import FunctionRuntime, InvocationError
 from local.services import BackgroundHTTPServer
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
+# What the page is served with, here and (README) by any static host: its own script and style only (no inline
+# code, no eval), pictures and requests to the API and storage origins the user works with, never framed, no
+# referrer (the address may carry ?api=).
+PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; "
+        "connect-src 'self' http: https:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 READ_TIMEOUT_S = 10.0
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
@@ -158,7 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not str(target).startswith(str(WEB_ROOT.resolve())) or not target.is_file():
             return False
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        self._respond(200, {"Content-Type": content_type, "Cache-Control": "no-cache"}, target.read_bytes())
+        headers = {"Content-Type": content_type, "Cache-Control": "no-cache", **PAGE_SECURITY_HEADERS}
+        self._respond(200, headers, target.read_bytes())
         return True
 
     def _handle(self) -> None:

@@ -5,6 +5,7 @@ Built on Powertools' API Gateway HTTP API resolver; imports nothing heavy (cold 
 from __future__ import annotations
 
 import binascii
+import ipaddress
 import json
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -18,9 +19,23 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from image_analyzer.config import list_setting
 from image_analyzer.errors import ApiError, ErrorCode
 
+# On every API response: JSON is never sniffed into something else, never cached (it holds presigned URLs), never
+# framed, and names no referrer.
+API_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body),
+        headers={**API_SECURITY_HEADERS, **(headers or {})},
+    )
 
 
 def error_response(status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -37,7 +52,17 @@ class Caller:
 
     @property
     def quota_key(self) -> str:
-        return f"sub:{self.subject}" if self.subject else f"ip:{self.source_ip}"
+        if self.subject:
+            return f"sub:{self.subject}"
+        try:
+            address = ipaddress.ip_address(self.source_ip)
+        except ValueError:
+            return f"ip:{self.source_ip}"
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address.version == 6:  # one subscriber holds a whole /64: counted by address, each would get a quota
+            return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+        return f"ip:{address}"
 
 
 def caller(event: APIGatewayProxyEventV2) -> Caller:

@@ -9,12 +9,15 @@ import socket
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from joserfc import jwt
 
+from image_analyzer.http import API_SECURITY_HEADERS
+from local.apigw import PAGE_SECURITY_HEADERS
 from local.auth import LocalIssuer
 from local.client import ApiClient
 from local.emulator import Backend
@@ -303,3 +306,22 @@ def test_a_link_cannot_send_the_token_or_the_files_to_another_api(browser, auth_
         page.close()
     finally:
         other.stop()
+
+
+def test_the_page_and_the_api_send_security_headers(stack) -> None:
+    for path in ("/", "/app.js", "/style.css"):
+        response = requests.get(stack.api_url + path, timeout=10)
+        assert response.ok and {k: response.headers.get(k) for k in PAGE_SECURITY_HEADERS} == PAGE_SECURITY_HEADERS
+    answers = [
+        requests.post(
+            f"{stack.api_url}/request-upload", json={"fileName": "a.jpg", "fileType": "image/jpeg"}, timeout=10
+        ),
+        requests.get(f"{stack.api_url}/get-results?jobId=not-a-job", timeout=10),
+        requests.get(f"{stack.api_url}/render?jobId=00000000-0000-4000-8000-000000000000&window=x", timeout=10),
+    ]
+    assert [answer.status_code for answer in answers] == [200, 400, 400]
+    for answer in answers:
+        assert {k: answer.headers.get(k) for k in API_SECURITY_HEADERS} == API_SECURITY_HEADERS, answer.url
+    # What a static host of the page must send is written in the README, verbatim.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert all(f"`{name}: {value}`" in readme for name, value in PAGE_SECURITY_HEADERS.items())

@@ -53,6 +53,24 @@ def test_an_open_stack_counts_by_source_ip_and_stores_neither_ip_nor_subject(moc
     assert "198.51.100" not in stored and "carol" not in stored
 
 
+def test_an_open_stack_counts_ipv6_callers_by_their_64_block(mock_stack, monkeypatch) -> None:
+    # A subscriber is given a whole /64: counted by address, every one of its 2^64 addresses would get a quota.
+    monkeypatch.setenv("DAILY_UPLOAD_QUOTA", "1")
+    assert upload(source_ip="2001:db8:1:2::1")["statusCode"] == 200
+    assert upload(source_ip="2001:db8:1:2:ffff:ffff:ffff:fffe")["statusCode"] == 429, "the same /64"
+    assert upload(source_ip="2001:db8:1:3::1")["statusCode"] == 200, "another /64"
+    assert upload(source_ip="::ffff:198.51.100.9")["statusCode"] == 200, "an IPv4 caller, written as IPv6"
+    assert upload(source_ip="::ffff:198.51.100.10")["statusCode"] == 200, "and another one"
+
+
+def test_a_token_without_a_subject_is_refused(mock_stack) -> None:
+    event = as_caller(http_event("POST", "/request-upload", json.dumps({"fileName": "a.png", "fileType": "image/png"})))
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"iss": "https://issuer"}, "scopes": None}}
+    response = request_upload.lambda_handler(event, FakeContext(function_name="request_upload"))
+    assert response["statusCode"] == 403 and json.loads(response["body"])["error"] == "FORBIDDEN"
+    assert [item for item in mock_stack.items() if not item["jobId"].startswith("quota#")] == []
+
+
 def test_a_quota_of_zero_is_no_quota(mock_stack, monkeypatch) -> None:
     monkeypatch.setenv("DAILY_UPLOAD_QUOTA", "0")
     assert all(upload("dave")["statusCode"] == 200 for _ in range(5))
