@@ -15,10 +15,11 @@ from image_analyzer import aws
 from image_analyzer.config import int_setting, required
 from image_analyzer.errors import ApiError, ErrorCode, ProcessingError
 from image_analyzer.http import caller, create_resolver, json_response, may_read
-from image_analyzer.jobs import JobStatus, from_dynamo
+from image_analyzer.jobs import JobStatus, from_dynamo, utc_now
 from image_analyzer.keys import view_source_key
 from image_analyzer.objects import ObjectStore
 from image_analyzer.observability import get_logger, get_tracer
+from image_analyzer.quota import DailyQuota
 from image_analyzer.store import JobStore
 from image_analyzer.uploads import is_job_id
 from image_analyzer.views import View, parse_view
@@ -35,6 +36,14 @@ def _render(data: bytes, view: View) -> bytes:
     return dicom.render(data, window=view.window).to_png()
 
 
+def _view_limit(max_custom: int) -> ApiError:
+    return ApiError(
+        429,
+        ErrorCode.VIEW_LIMIT_REACHED,
+        f"This job keeps {max_custom} custom windows already: use one of them or a preset.",
+    )
+
+
 @app.get("/render")
 def render_view() -> Response:
     event = app.current_event
@@ -48,7 +57,9 @@ def render_view() -> Response:
         event.get_query_string_value("center"),
         event.get_query_string_value("width"),
     )
-    item = JobStore(aws.dynamodb_table(required("TABLE_NAME"))).get(job_id)
+    table = aws.dynamodb_table(required("TABLE_NAME"))
+    store = JobStore(table)
+    item = store.get(job_id)
     if item is None or not may_read(item, who):
         raise ApiError(404, ErrorCode.JOB_NOT_FOUND, "No job with this id (it may have expired).")
     dicom_meta = (item.get("results") or {}).get("dicom")
@@ -59,6 +70,15 @@ def render_view() -> Response:
     objects = ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
     key = view.key(job_id)
     if not objects.exists(key):
+        # What one job may store, and one caller may have rendered a day, is bounded: presets (six) always, a
+        # few custom windows, then only those kept. Checked before the quota counts, and counted atomically after.
+        max_custom = int_setting("MAX_CUSTOM_VIEWS", minimum=0)
+        custom = view.preset is None
+        if custom and int(item.get("customViews") or 0) >= max_custom:
+            raise _view_limit(max_custom)
+        DailyQuota(table, int_setting("DAILY_RENDER_QUOTA"), "renders").take(who.quota_key, utc_now())
+        if custom and not store.count_custom_view(job_id, max_custom):
+            raise _view_limit(max_custom)
         # The frame's stored values, kept at processing time (the upload itself is deleted); written by the
         # processor within its memory budget, so its size needs no other limit here.
         stored = objects.read(view_source_key(job_id), VIEW_SOURCE_MAX_BYTES)

@@ -14,7 +14,7 @@ from image_analyzer.http import caller, create_resolver, json_response, request_
 from image_analyzer.jobs import NewJob, utc_now
 from image_analyzer.objects import ObjectStore
 from image_analyzer.observability import get_logger, get_tracer
-from image_analyzer.quota import UploadQuota
+from image_analyzer.quota import DailyQuota
 from image_analyzer.store import JobStore
 from image_analyzer.uploads import new_job_id, parse_body, upload_key, validate_upload_request
 
@@ -31,7 +31,7 @@ def request_upload() -> Response:
     who = caller(app.current_event)
     table = aws.dynamodb_table(required("TABLE_NAME"))
     now = utc_now()
-    UploadQuota(table, int_setting("DAILY_UPLOAD_QUOTA")).take(who.quota_key, now)
+    DailyQuota(table, int_setting("DAILY_UPLOAD_QUOTA"), "uploads").take(who.quota_key, now)
     job_id = new_job_id()
     logger.append_keys(jobId=job_id)
     key = upload_key(job_id)

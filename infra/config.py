@@ -47,6 +47,8 @@ class StackConfig:
     jwt_issuer: str | None = None
     jwt_audience: list[str] = field(default_factory=list)
     daily_upload_quota: int = int(SETTINGS["DAILY_UPLOAD_QUOTA"].default)
+    daily_render_quota: int = int(SETTINGS["DAILY_RENDER_QUOTA"].default)
+    max_custom_views: int = int(SETTINGS["MAX_CUSTOM_VIEWS"].default)
     # Uploads are deleted once processed; keepOriginals keeps them until the uploads/ lifecycle expires them.
     keep_originals: bool = False
     # Text burned into the pixels is found with DetectText and filled: "dicom" (every DICOM render), "all", "none".
@@ -111,6 +113,8 @@ class StackConfig:
             jwt_issuer=issuer,
             jwt_audience=audience,
             daily_upload_quota=integer("dailyUploadQuota", d.daily_upload_quota),
+            daily_render_quota=integer("dailyRenderQuota", d.daily_render_quota),
+            max_custom_views=integer("maxCustomViews", d.max_custom_views),
             keep_originals=boolean("keepOriginals", d.keep_originals),
             redact_text=redact_text,
             noncurrent_version_days=integer("noncurrentVersionDays", d.noncurrent_version_days),
@@ -132,6 +136,8 @@ class StackConfig:
             "RETENTION_DAYS": str(self.retention_days),
             "MAX_RECEIVE_COUNT": str(self.max_receive_count),
             "DAILY_UPLOAD_QUOTA": str(self.daily_upload_quota),
+            "DAILY_RENDER_QUOTA": str(self.daily_render_quota),
+            "MAX_CUSTOM_VIEWS": str(self.max_custom_views),
             "KEEP_ORIGINALS": "true" if self.keep_originals else "false",
             "REDACT_TEXT": self.redact_text,
         }

@@ -45,6 +45,16 @@ SETTINGS: dict[str, Setting] = {
             "500",
             "Uploads a caller may request per UTC day (by JWT subject, or source IP on an open stack); 0: no quota.",
         ),
+        Setting(
+            "DAILY_RENDER_QUOTA",
+            "1000",
+            "Views /render may render per caller per UTC day (one served as stored does not count); 0: no quota.",
+        ),
+        Setting(
+            "MAX_CUSTOM_VIEWS",
+            "20",
+            "Custom windows /render renders and keeps per job (the presets are kept besides); past it, a kept one.",
+        ),
         Setting("MAX_RECEIVE_COUNT", "3", "Deliveries of a message before it is redriven to the DLQ."),
         Setting(
             "KEEP_ORIGINALS",
@@ -132,7 +142,14 @@ FUNCTIONS: dict[str, FunctionDef] = {
             memory_mb=1024,
             timeout_s=30,
             description="Renders a DICOM job in another window (file, CT preset or custom) and returns its URL.",
-            environment=(*_COMMON_ENV, "MAX_UPLOAD_BYTES", "URL_EXPIRY_SECONDS", "ALLOWED_ORIGINS"),
+            environment=(
+                *_COMMON_ENV,
+                "MAX_UPLOAD_BYTES",
+                "URL_EXPIRY_SECONDS",
+                "ALLOWED_ORIGINS",
+                "DAILY_RENDER_QUOTA",
+                "MAX_CUSTOM_VIEWS",
+            ),
             needs_imaging=True,
         ),
         FunctionDef(

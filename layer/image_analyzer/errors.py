@@ -15,7 +15,8 @@ class ErrorCode(StrEnum):
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
     VIEW_NOT_AVAILABLE = "VIEW_NOT_AVAILABLE"  # /render: not a completed greyscale DICOM job
     UPLOAD_GONE = "UPLOAD_GONE"  # /render: the job's stored source has expired
-    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the caller's daily upload quota is used up
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the caller's daily upload (or render) quota is used up
+    VIEW_LIMIT_REACHED = "VIEW_LIMIT_REACHED"  # /render: the job keeps as many custom windows as it may
     FORBIDDEN = "FORBIDDEN"  # a verified token that cannot own a job (no subject)
     NOT_FOUND = "NOT_FOUND"
     INTERNAL = "INTERNAL"

@@ -1,4 +1,5 @@
-"""A per-caller daily upload quota: one atomic counter per caller and UTC day in the jobs table."""
+"""Per-caller daily quotas (uploads, renders): atomic counters in one item per caller and UTC day in the jobs
+table."""
 
 from __future__ import annotations
 
@@ -24,22 +25,25 @@ def seconds_until_next_day(now: datetime) -> int:
     return max(1, int((tomorrow - now).total_seconds() + 0.999))
 
 
-class UploadQuota:
-    def __init__(self, table: Any, daily_limit: int) -> None:
-        """``table`` is a boto3 ``dynamodb.Table``; a ``daily_limit`` of 0 turns the quota off."""
+class DailyQuota:
+    def __init__(self, table: Any, daily_limit: int, counted: str = "uploads") -> None:
+        """``table`` is a boto3 ``dynamodb.Table``; ``counted`` names what is counted (``uploads``, ``renders``:
+        an attribute of the caller's counter item); a ``daily_limit`` of 0 turns the quota off."""
         self._table = table
         self.daily_limit = daily_limit
+        self.counted = counted
 
     def take(self, caller_key: str, now: datetime) -> int:
-        """Count one upload for the caller today; the count so far. Raises a 429 ApiError with Retry-After when
-        the day's quota is used up (a refused request does not count)."""
+        """Count one for the caller today; the count so far. Raises a 429 ApiError with Retry-After when the day's
+        quota is used up (a refused request does not count)."""
         if self.daily_limit <= 0:
             return 0
         try:
             updated = self._table.update_item(
                 Key={"jobId": counter_key(caller_key, now.strftime("%Y-%m-%d"))},
-                UpdateExpression="ADD uploads :one SET expiresAt = if_not_exists(expiresAt, :expires)",
-                ConditionExpression="attribute_not_exists(uploads) OR uploads < :limit",
+                UpdateExpression="ADD #counted :one SET expiresAt = if_not_exists(expiresAt, :expires)",
+                ConditionExpression="attribute_not_exists(#counted) OR #counted < :limit",
+                ExpressionAttributeNames={"#counted": self.counted},
                 ExpressionAttributeValues={
                     ":one": 1,
                     ":limit": self.daily_limit,
@@ -54,7 +58,7 @@ class UploadQuota:
             raise ApiError(
                 429,
                 ErrorCode.QUOTA_EXCEEDED,
-                f"The daily quota of {self.daily_limit} uploads is used up; it resets at 00:00 UTC.",
+                f"The daily quota of {self.daily_limit} {self.counted} is used up; it resets at 00:00 UTC.",
                 {"Retry-After": str(retry_after)},
             ) from None
-        return int(updated["Attributes"]["uploads"])
+        return int(updated["Attributes"][self.counted])

@@ -120,5 +120,20 @@ class JobStore:
             raise ProcessingError(ErrorCode.RESULT_TOO_LARGE, RESULT_TOO_LARGE_MESSAGE)
         return self._finish(job_id, JobStatus.COMPLETE, now, fields)
 
+    def count_custom_view(self, job_id: str, limit: int) -> bool:
+        """Count one more custom window kept for the job; False when it keeps ``limit`` already."""
+        try:
+            self._table.update_item(
+                Key={"jobId": job_id},
+                UpdateExpression="ADD customViews :one",
+                ConditionExpression="attribute_exists(jobId) AND (attribute_not_exists(customViews) OR customViews < :limit)",
+                ExpressionAttributeValues={":one": 1, ":limit": limit},
+            )
+            return True
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+
     def fail(self, job_id: str, code: str, message: str, now: datetime) -> bool:
         return self._finish(job_id, JobStatus.ERROR, now, {"error": message, "errorCode": code})

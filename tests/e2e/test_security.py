@@ -16,6 +16,7 @@ import pytest
 import requests
 from joserfc import jwt
 
+from image_analyzer.definitions import SETTINGS
 from image_analyzer.http import API_SECURITY_HEADERS
 from local.apigw import PAGE_SECURITY_HEADERS
 from local.auth import LocalIssuer
@@ -325,3 +326,20 @@ def test_the_page_and_the_api_send_security_headers(stack) -> None:
     # What a static host of the page must send is written in the README, verbatim.
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert all(f"`{name}: {value}`" in readme for name, value in PAGE_SECURITY_HEADERS.items())
+
+
+def test_a_loop_of_custom_windows_stores_a_bounded_number_of_views(stack, client) -> None:
+    record = client.analyze("ct.dcm", make_dicom(gradient(64, 64), modality="CT")).record
+    assert record["status"] == "complete", record
+    kept = int(SETTINGS["MAX_CUSTOM_VIEWS"].default)
+    statuses = [
+        requests.get(
+            f"{stack.api_url}/render", params={"jobId": record["jobId"], "center": 100 + i, "width": 500}, timeout=30
+        ).status_code
+        for i in range(kept + 5)
+    ]
+    assert statuses == [200] * kept + [429] * 5
+    listing = stack.client("s3").list_objects_v2(
+        Bucket=stack.resources.bucket, Prefix=f"converted/{record['jobId']}/view-"
+    )
+    assert listing["KeyCount"] == kept

@@ -100,12 +100,16 @@ def test_kept_originals_expire_with_the_retention(tmp_path) -> None:
 def test_quota_and_log_retention_are_configurable(tmp_path) -> None:
     config = {
         "image-analyzer:dailyUploadQuota": "25",
+        "image-analyzer:dailyRenderQuota": "40",
+        "image-analyzer:maxCustomViews": "0",  # zero is a value too: presets only
         "image-analyzer:logRetentionDays": "731",
         "image-analyzer:minConfidence": "0",  # zero is a value, not "unset"
     }
     program = run_program(config, tmp_path)
     functions = dict(of_type(program, "aws:lambda/function:Function"))
     assert functions["request_upload"]["environment"]["variables"]["DAILY_UPLOAD_QUOTA"] == "25"
+    assert functions["render_view"]["environment"]["variables"]["DAILY_RENDER_QUOTA"] == "40"
+    assert functions["render_view"]["environment"]["variables"]["MAX_CUSTOM_VIEWS"] == "0"
     assert functions["process_image"]["environment"]["variables"]["MIN_CONFIDENCE"] == "0"
     groups = of_type(program, "aws:cloudwatch/logGroup:LogGroup")
     assert len(groups) == len(FUNCTIONS) + 1 and all(g["retentionInDays"] == 731 for _, g in groups)

@@ -99,3 +99,28 @@ def test_only_completed_greyscale_dicom_jobs_have_views(mock_stack, monkeypatch)
     assert view(colour, window="lung")[0] == 409
     assert view("6f1c1f0e-8a55-4c9e-9a43-2b1d1b0b7c11", window="lung")[0] == 404
     assert view("not-a-uuid", window="lung")[0] == 400
+
+
+def stored_views(mock_stack, job_id: str) -> list[str]:
+    listing = mock_stack.s3.list_objects_v2(Bucket=mock_stack.bucket, Prefix=f"converted/{job_id}/view-")
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def test_a_loop_of_custom_windows_leaves_a_bounded_number_of_views(mock_stack, monkeypatch, ct_job) -> None:
+    monkeypatch.setenv("MAX_CUSTOM_VIEWS", "3")
+    answers = [view(ct_job, center=str(40 + i), width="400") for i in range(12)]
+    assert [status for status, _ in answers] == [200] * 3 + [429] * 9
+    assert {body["error"] for status, body in answers if status == 429} == {"VIEW_LIMIT_REACHED"}
+    assert len(stored_views(mock_stack, ct_job)) == 3
+    assert view(ct_job, center="41", width="400")[0] == 200, "a kept custom window is still served"
+    assert all(view(ct_job, window=preset)[0] == 200 for preset in ("file", "lung", "bone")), "presets always"
+    assert len(stored_views(mock_stack, ct_job)) == 6
+
+
+def test_renders_count_in_the_callers_daily_quota(mock_stack, monkeypatch, ct_job) -> None:
+    monkeypatch.setenv("DAILY_RENDER_QUOTA", "2")
+    assert [view(ct_job, window=preset)[0] for preset in ("lung", "bone")] == [200, 200]
+    status, body = view(ct_job, window="brain")
+    assert status == 429 and body["error"] == "QUOTA_EXCEEDED" and "renders" in body["message"]
+    assert view(ct_job, window="lung")[0] == 200, "a view served as stored is not a render"
+    assert stored_views(mock_stack, ct_job) == [f"converted/{ct_job}/view-{p}.png" for p in ("bone", "lung")]
