@@ -343,3 +343,16 @@ def test_a_loop_of_custom_windows_stores_a_bounded_number_of_views(stack, client
         Bucket=stack.resources.bucket, Prefix=f"converted/{record['jobId']}/view-"
     )
     assert listing["KeyCount"] == kept
+
+
+def test_nearby_windows_are_kept_apart_and_named_as_served(stack, client) -> None:
+    record = client.analyze("ct.dcm", make_dicom(gradient(64, 64), modality="CT")).record
+    asked = [("1234.567", "1000000"), ("1234.568", "1000000"), ("1234.567", "1000004")]
+    answers = []
+    for _ in range(2):  # rendered, then served as stored: the same answer
+        for center, width in asked:
+            query = {"jobId": record["jobId"], "center": center, "width": width}
+            answers.append(requests.get(f"{stack.api_url}/render", params=query, timeout=30).json())
+    assert len({answer["view"] for answer in answers}) == len(asked)
+    for (center, width), answer in zip(asked * 2, answers, strict=True):
+        assert answer["window"] == {"center": float(center), "width": float(width), "source": "override"}
