@@ -25,7 +25,7 @@ import requests
 from PIL import Image
 
 from local.client import ApiClient
-from local.emulator import BACKENDS, LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, BackendUnavailable
+from local.emulator import BACKENDS, BackendUnavailable, local_client
 from local.stack import LocalStack, StackOptions
 
 TARGETS = {
@@ -78,15 +78,7 @@ def dicom_latency(stack: LocalStack, data: bytes, jobs: int) -> list[float]:
 
 
 def rekognition_client(stack: LocalStack) -> Any:
-    import boto3
-
-    return boto3.client(
-        "rekognition",
-        endpoint_url=stack.labels.url,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
-        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
-    )
+    return local_client("rekognition", stack.labels.url)
 
 
 def text_detection(stack: LocalStack, data: bytes, repeats: int) -> tuple[list[float], list[float]]:

@@ -24,6 +24,20 @@ LOCAL_ACCESS_KEY_ID = "test"
 LOCAL_SECRET_ACCESS_KEY = "test"
 
 
+def local_client(service: str, endpoint_url: str) -> Any:
+    """boto3's client of ``service`` at a local endpoint (an emulator, the label service), signed as every local
+    client signs."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
+    )
+
+
 class BackendUnavailable(RuntimeError):
     """The chosen backend cannot run on this machine; the message says why."""
 

@@ -138,25 +138,16 @@ def labels_figure(image: bytes, labels: list[dict[str, Any]], title: str = "") -
 def redaction_figure(data: bytes) -> Figure:
     """A DICOM render before and after the processor's redaction stage, with what was filled outlined. The text
     is found by the local DetectText (its service started in this process; boto3 on the wire, as the processor)."""
-    import boto3
-
     from image_analyzer.processing import analyse, redact_text
     from image_analyzer.text import TextDetector
-    from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+    from local.emulator import local_client
     from local.labels.classifier import Classifier
     from local.labels.service import LabelServer, ServiceState
 
     analysis = analyse(data, "application/dicom")
     server = LabelServer(ServiceState(Classifier())).start()
     try:
-        rekognition = boto3.client(
-            "rekognition",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=LOCAL_ACCESS_KEY_ID,
-            aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
-        )
-        redacted = redact_text(analysis, TextDetector(rekognition), data)
+        redacted = redact_text(analysis, TextDetector(local_client("rekognition", server.url)), data)
     finally:
         server.stop()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))

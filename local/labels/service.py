@@ -27,7 +27,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+from local.emulator import local_client
 from local.labels.classifier import LABEL_MODEL_VERSION, Classifier, to_labels
 from local.labels.detections import text_detections, text_filters
 from local.labels.errors import RekognitionError
@@ -260,8 +260,6 @@ class LabelServiceProcess(ChildService):
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    import boto3
-
     parser = argparse.ArgumentParser(description="Rekognition-compatible DetectLabels and DetectText (offline).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
@@ -270,13 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     s3 = None
     exit_with_parent()
     if args.s3_endpoint_url:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=args.s3_endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id=LOCAL_ACCESS_KEY_ID,
-            aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
-        )
+        s3 = local_client("s3", args.s3_endpoint_url)
     server = LabelServer(ServiceState(Classifier(), s3_client=s3), args.host, args.port)
     print(f"READY {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

@@ -5,18 +5,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from local.emulator import (
-    LOCAL_ACCESS_KEY_ID,
-    LOCAL_SECRET_ACCESS_KEY,
-    Backend,
-    BackendUnavailable,
-    docker_unavailable_reason,
-    start_backend,
-)
+from local.emulator import Backend, BackendUnavailable, docker_unavailable_reason, local_client, start_backend
 from local.stack import LocalStack, StackOptions
 
 
@@ -71,13 +63,7 @@ def fault_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def rekognition(stack: LocalStack) -> Any:
     """boto3's own Rekognition client, pointed at the stack's label service."""
-    return boto3.client(
-        "rekognition",
-        endpoint_url=stack.labels.url,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_ACCESS_KEY_ID,
-        aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
-    )
+    return local_client("rekognition", stack.labels.url)
 
 
 def inject_fault(stack: LocalStack, data: bytes, **fault: object) -> None:
