@@ -147,6 +147,42 @@ def _rle_bomb(rows: int, columns: int, max_runs: int = 1 << 20) -> bytes:
     return make_dicom(gradient(8, 8), mutate=mutate, transfer_syntax=RLELossless)
 
 
+def _lying_codestream(name: str, patch: Callable[[bytearray], None]) -> bytes:
+    """A compressed sample whose every frame's own header is changed by ``patch``, the dataset left as it was."""
+    ds = pydicom.dcmread(io.BytesIO(sample_bytes(name)))
+    frames = [
+        bytearray(frame)
+        for frame in pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames") or 1))
+    ]
+    for frame in frames:
+        patch(frame)
+    ds.PixelData = pydicom.encaps.encapsulate([bytes(frame) for frame in frames])
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
+def _j2k_size(width: int, height: int, tile: int | None = None) -> Callable[[bytearray], None]:
+    def patch(frame: bytearray) -> None:
+        siz = frame.find(b"\xff\x4f\xff\x51") + 4
+        if tile is None:
+            struct.pack_into(">II", frame, siz + 4, width, height)  # Xsiz, Ysiz (no image offset in the samples)
+        else:
+            struct.pack_into(">II", frame, siz + 20, tile, tile)  # XTsiz, YTsiz
+
+    return patch
+
+
+def _jpeg_size(width: int, height: int) -> Callable[[bytearray], None]:
+    def patch(frame: bytearray) -> None:
+        offset = 2
+        while frame[offset + 1] not in (0xC0, 0xC1, 0xC2, 0xC3, 0xF7):
+            offset += 2 + int.from_bytes(frame[offset + 2 : offset + 4], "big")
+        struct.pack_into(">HH", frame, offset + 5, height, width)
+
+    return patch
+
+
 def corpus(seed: int = 20261128) -> list[Hostile]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns about the invalid values written on purpose
@@ -242,6 +278,16 @@ def _generate(seed: int) -> Iterator[Hostile]:
     # Elements declaring more than the file holds.
     for declared in (2**20, 300 * 2**20, 0xFFFFFFF0):
         yield Hostile(f"huge-element-{declared}.dcm", "huge element", _huge_private_element(declared), DICOM)
+    # Codestreams that declare another size than their dataset (the decoder allocates what they declare).
+    for name in ("JPEG2000.dcm", "US1_J2KR.dcm"):
+        lying = _lying_codestream(name, _j2k_size(60000, 60000))
+        yield Hostile(f"j2k-declares-60000x60000-{name}", "lying codestream", lying, DICOM)
+    yield Hostile(
+        "j2k-one-pixel-tiles.dcm", "lying codestream", _lying_codestream("JPEG2000.dcm", _j2k_size(0, 0, 1)), DICOM
+    )
+    for name in ("MR_small_jpeg_ls_lossless.dcm", "SC_rgb_jpeg_dcmtk.dcm"):
+        lying = _lying_codestream(name, _jpeg_size(65535, 65535))
+        yield Hostile(f"jpeg-declares-65535x65535-{name}", "lying codestream", lying, DICOM)
     # Decompression bombs in compressed pixel data.
     yield Hostile("rle-bomb-40000x40000.dcm", "compressed bomb", _rle_bomb(40000, 40000), DICOM)
     yield Hostile("rle-bomb-9000x9000.dcm", "compressed bomb", _rle_bomb(9000, 9000), DICOM)

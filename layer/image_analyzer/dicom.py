@@ -24,6 +24,7 @@ import pydicom
 from PIL import Image
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import get_frame
 from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.filewriter import write_file_meta_info
 from pydicom.multival import MultiValue
@@ -40,7 +41,7 @@ from pydicom.uid import (
 )
 from pydicom.valuerep import DSfloat
 
-from image_analyzer import budget, imaging, png
+from image_analyzer import budget, codestreams, imaging, png
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import MAX_PIXELS
 from image_analyzer.windows import PRESETS, Window, description
@@ -660,6 +661,40 @@ def check_decodable(ds: Dataset) -> None:
     budget.require(rows * columns * (samples * bytes_allocated * 2 + 12), f"A {columns}×{rows} DICOM frame")
 
 
+# A tiled JPEG 2000 codestream costs work per tile: a few hundred cover any real image.
+MAX_J2K_TILES = 4096
+
+
+def check_codestream(ds: Dataset, index: int) -> None:
+    """A compressed frame must declare the size the dataset does: the decoder allocates what the codestream says
+    (checked before decoding, so that a small file cannot ask for gigabytes)."""
+    uid = ds.file_meta.TransferSyntaxUID
+    if not uid.is_encapsulated:
+        return
+    try:
+        frame = get_frame(ds.PixelData, index, number_of_frames=frame_count(ds))
+    except Exception:  # the encapsulation itself is damaged: the decoder reports it as it does today
+        return
+    found = codestreams.declared(frame)
+    if found is None:
+        return
+    rows, columns, samples = int(ds.Rows), int(ds.Columns), int(ds.get("SamplesPerPixel") or 1)
+    if (found.width, found.height, found.components) != (columns, rows, samples):
+        raise ProcessingError(
+            ErrorCode.CORRUPT_DICOM,
+            f"The {found.kind} frame declares {found.width}×{found.height} pixels with {found.components} "
+            f"component(s); the dataset says {columns}×{rows} with {samples}.",
+        )
+    if found.precision > 8 * max(1, (int(ds.get("BitsAllocated") or 8) + 7) // 8) or found.precision > 32:
+        raise ProcessingError(
+            ErrorCode.CORRUPT_DICOM, f"The {found.kind} frame declares {found.precision}-bit samples."
+        )
+    if found.tiles > MAX_J2K_TILES:
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_LARGE, f"The JPEG 2000 frame has {found.tiles} tiles, more than {MAX_J2K_TILES}."
+        )
+
+
 def render_dataset(
     ds: Dataset,
     frame: int | None = None,
@@ -678,6 +713,7 @@ def render_dataset(
     index = frames // 2 if frame is None else frame
     if not 0 <= index < frames:
         raise ValueError(f"frame {index} is out of range: the file has {frames} frame(s)")
+    check_codestream(ds, index)
     if isinstance(window, str):
         source = source or f"preset:{window}"
         window = PRESETS[window]
