@@ -183,6 +183,14 @@ def _jpeg_size(width: int, height: int) -> Callable[[bytearray], None]:
     return patch
 
 
+def _deflated_tiff(pixels: np.ndarray) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="TIFF", compression="tiff_adobe_deflate")
+    return out.getvalue()
+
+
 def corpus(seed: int = 20261128) -> list[Hostile]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns about the invalid values written on purpose
@@ -298,6 +306,10 @@ def _generate(seed: int) -> Iterator[Hostile]:
     yield Hostile("jpeg-complete-9000x9000.jpg", "image bomb", _uniform_jpeg(9000, 9000), "image/jpeg")
     yield Hostile("png-bomb-20000.png", "image bomb", png_bomb(), "image/png")
     yield Hostile("png-bomb-9000.png", "image bomb", png_bomb(9000, 9000), "image/png")
+    # Wide TIFFs: a few hundred KB that decode to 16- and 32-bit frames whose conversion to 8 bits needs memory.
+    for name, pixels in (("tiff-16bit-6000x6000.tif", np.zeros((6000, 6000), np.uint16)),
+                         ("tiff-float-5000x5000.tif", np.zeros((5000, 5000), np.float32))):  # fmt: skip
+        yield Hostile(name, "image bomb", _deflated_tiff(pixels), "image/tiff")
     ztxt = _png_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"A" * (64 * 1024 * 1024), 9))
     yield Hostile("png-ztxt-bomb.png", "image bomb", _small_png(ztxt), "image/png")
     iccp = _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(b"\0" * (64 * 1024 * 1024), 9))

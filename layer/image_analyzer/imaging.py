@@ -157,7 +157,9 @@ def encode_for_labels(image: Image.Image) -> bytes:
 
 
 # Bytes a pixel takes in Pillow's memory, by mode (RGB is stored as 4).
-_PILLOW_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}
+_PILLOW_BYTES_PER_PIXEL = {
+    "1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4,
+}  # fmt: skip
 
 
 def decode_budget(image: Image.Image) -> int:
@@ -198,13 +200,20 @@ class ConvertedPhoto:
     height: int
 
 
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+# Converting a 16-bit, 32-bit or float image: the float32 working copy, np.percentile's copy of it (a partition),
+# and the 8-bit result, per pixel, on top of the decoded image.
+WIDE_CONVERSION_BYTES_PER_PIXEL = 4 + 4 + 1
+
+
 def convert_photo(data: bytes) -> ConvertedPhoto:
     """Decode the first frame (GIF, multi-page TIFF), bring it to 8-bit greyscale or RGB, encode it as PNG."""
     from image_analyzer import png
 
     image = _open_checked(data)
     width, height = image.size
-    budget.require(decode_budget(image) + width * height * 4, f"A {width}×{height} image")
+    conversion = WIDE_CONVERSION_BYTES_PER_PIXEL if image.mode in _WIDE_MODES else 4
+    budget.require(decode_budget(image) + width * height * conversion, f"A {width}×{height} image")
     try:
         image.seek(0)
         image.load()
@@ -222,12 +231,22 @@ def _eight_bit(image: Image.Image) -> Any:
     scaled over their 0.5–99.5 percentiles, as DICOM's automatic window does: a fixed 16-bit range would be black."""
     import numpy as np  # on first use: JPEG and PNG uploads never need it
 
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image.convert("F") if image.mode != "F" else image, dtype=np.float64)
-        finite = values[np.isfinite(values)]
-        low, high = np.percentile(finite, (0.5, 99.5)) if finite.size else (0.0, 1.0)
-        scaled = (np.nan_to_num(values, nan=low) - low) * (255.0 / max(high - low, 1e-9))
-        return np.rint(np.clip(scaled, 0, 255)).astype(np.uint8)
+    if image.mode in _WIDE_MODES:
+        # One float32 working copy, scaled in place (WIDE_CONVERSION_BYTES_PER_PIXEL counts it): float64
+        # temporaries took a 6000² 16-bit TIFF to 1.5 GB.
+        values = np.array(image, dtype=np.float32)
+        finite = np.isfinite(values)
+        whole = bool(finite.all())
+        sample = values if whole else values[finite]
+        low, high = (float(v) for v in np.percentile(sample, (0.5, 99.5))) if sample.size else (0.0, 1.0)
+        del sample, finite
+        if not whole:
+            np.nan_to_num(values, copy=False, nan=low, posinf=high, neginf=low)
+        np.subtract(values, low, out=values)
+        np.multiply(values, 255.0 / max(high - low, 1e-9), out=values)
+        np.clip(values, 0, 255, out=values)
+        np.rint(values, out=values)
+        return values.astype(np.uint8)
     if image.mode in ("1", "L", "LA", "P;L") or (image.mode == "P" and _grey_palette(image)):
         return np.asarray(image.convert("L"))
     return np.ascontiguousarray(np.asarray(image.convert("RGB")))
