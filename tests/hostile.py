@@ -183,6 +183,24 @@ def _jpeg_size(width: int, height: int) -> Callable[[bytearray], None]:
     return patch
 
 
+def _palette_bomb(segments: int, indirect: bool = False) -> bytes:
+    """pydicom's segmented-palette ultrasound with a red table of a few KB that expands to ``segments`` × 65535
+    entries (linear segments), or repeats its linear segments through nested indirect ones."""
+    ds = pydicom.dcmread(io.BytesIO(sample_bytes("gdcm-US-ALOKA-16.dcm")))
+    words = [0, 1, 0]  # a discrete segment of one entry, then linear ones of 65535 each
+    if indirect:
+        words += [1, 65535, 100]
+        for _ in range(segments):  # each repeats everything before it: doubling
+            words += [2, 2, 0, 0]
+    else:
+        for i in range(segments):
+            words += [1, 65535, i % 65536]
+    ds.SegmentedRedPaletteColorLookupTableData = struct.pack(f"<{len(words)}H", *words)
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
 def _deflated_tiff(pixels: np.ndarray) -> bytes:
     from PIL import Image
 
@@ -296,6 +314,9 @@ def _generate(seed: int) -> Iterator[Hostile]:
     for name in ("MR_small_jpeg_ls_lossless.dcm", "SC_rgb_jpeg_dcmtk.dcm"):
         lying = _lying_codestream(name, _jpeg_size(65535, 65535))
         yield Hostile(f"jpeg-declares-65535x65535-{name}", "lying codestream", lying, DICOM)
+    # Segmented palettes of a few KB that expand to tens of millions of entries.
+    yield Hostile("palette-linear-bomb.dcm", "palette bomb", _palette_bomb(1000), DICOM)
+    yield Hostile("palette-indirect-bomb.dcm", "palette bomb", _palette_bomb(40, indirect=True), DICOM)
     # Decompression bombs in compressed pixel data.
     yield Hostile("rle-bomb-40000x40000.dcm", "compressed bomb", _rle_bomb(40000, 40000), DICOM)
     yield Hostile("rle-bomb-9000x9000.dcm", "compressed bomb", _rle_bomb(9000, 9000), DICOM)

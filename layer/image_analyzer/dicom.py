@@ -41,7 +41,7 @@ from pydicom.uid import (
 )
 from pydicom.valuerep import DSfloat
 
-from image_analyzer import budget, codestreams, imaging, png
+from image_analyzer import budget, codestreams, imaging, palette, png
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import MAX_PIXELS
 from image_analyzer.windows import PRESETS, Window, description
@@ -597,6 +597,7 @@ def _render_grayscale(
 
 def _render_colour(ds: Dataset, arr: np.ndarray, photometric: str) -> np.ndarray:
     if photometric == "PALETTE COLOR":
+        palette.check_segmented_palettes(ds, ds.file_meta.TransferSyntaxUID != ExplicitVRBigEndian)
         arr = apply_color_lut(arr, ds)
         if arr.dtype != np.uint8:
             arr = arr >> 8 if arr.max() > 255 else arr
