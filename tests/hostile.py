@@ -201,6 +201,29 @@ def _palette_bomb(segments: int, indirect: bool = False) -> bytes:
     return out.getvalue()
 
 
+def _many_scans(jpeg: bytes | bytearray, scans: int) -> bytes:
+    """The JPEG with its last scan repeated ``scans`` times: each is one more pass over the whole image."""
+    last = bytes(jpeg).rfind(b"\xff\xda")
+    return bytes(jpeg[:-2]) + bytes(jpeg[last:-2]) * scans + b"\xff\xd9"
+
+
+def _progressive_scan_bomb(size: int, scans: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (size, size), 90).save(buffer, "JPEG", progressive=True)
+    return _many_scans(buffer.getvalue(), scans)
+
+
+def _strip_bomb(strips: int) -> bytes:
+    """A one-column TIFF of one-row strips: each strip is a decoder call."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (1, strips), 7).save(buffer, format="TIFF", tiffinfo={278: 1})  # RowsPerStrip
+    return buffer.getvalue()
+
+
 def _deflated_tiff(pixels: np.ndarray) -> bytes:
     from PIL import Image
 
@@ -314,6 +337,14 @@ def _generate(seed: int) -> Iterator[Hostile]:
     for name in ("MR_small_jpeg_ls_lossless.dcm", "SC_rgb_jpeg_dcmtk.dcm"):
         lying = _lying_codestream(name, _jpeg_size(65535, 65535))
         yield Hostile(f"jpeg-declares-65535x65535-{name}", "lying codestream", lying, DICOM)
+    # CPU bombs: work per scan or per strip, whatever the size.
+    yield Hostile("jpeg-progressive-2000-scans.jpg", "cpu bomb", _progressive_scan_bomb(2048, 2000), "image/jpeg")
+    yield Hostile("tiff-million-strips.tif", "cpu bomb", _strip_bomb(1_000_000), "image/tiff")
+
+    def scans(frame: bytearray) -> None:
+        frame[:] = _many_scans(frame, 2000)
+
+    yield Hostile("jpeg-frame-2000-scans.dcm", "cpu bomb", _lying_codestream("SC_rgb_jpeg_dcmtk.dcm", scans), DICOM)
     # Segmented palettes of a few KB that expand to tens of millions of entries.
     yield Hostile("palette-linear-bomb.dcm", "palette bomb", _palette_bomb(1000), DICOM)
     yield Hostile("palette-indirect-bomb.dcm", "palette bomb", _palette_bomb(40, indirect=True), DICOM)

@@ -690,6 +690,11 @@ def check_codestream(ds: Dataset, index: int) -> None:
         raise ProcessingError(
             ErrorCode.CORRUPT_DICOM, f"The {found.kind} frame declares {found.precision}-bit samples."
         )
+    if found.kind == "JPEG" and (scans := imaging.jpeg_scans(frame)) > imaging.MAX_JPEG_SCANS:
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_COMPLEX,
+            f"The JPEG frame has {scans} scans, more than {imaging.MAX_JPEG_SCANS}: it would take too long to decode.",
+        )
     if found.tiles > MAX_J2K_TILES:
         raise ProcessingError(
             ErrorCode.IMAGE_TOO_LARGE, f"The JPEG 2000 frame has {found.tiles} tiles, more than {MAX_J2K_TILES}."
