@@ -1,7 +1,8 @@
 """The local function runtime: each function in warm worker processes with exactly its cloud environment.
 
-Timeouts are enforced (the worker is killed, as Lambda does), a crashed or killed worker is replaced, and every
-line a function prints is forwarded to a log sink with the function's name.
+Timeouts and memory are enforced (the worker is killed, as Lambda kills a function past its timeout or its memory
+size), a crashed or killed worker is replaced, and every line a function prints is forwarded to a log sink with
+the function's name.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 INIT_TIMEOUT_S = 30.0
+# How often a busy worker's resident memory is read (Linux /proc); a worker past its function's memory is killed.
+MEMORY_POLL_S = 0.02
 # Variables of the developer's machine that keep numerical libraries from crashing on some processors.
 _PASSED_THROUGH = ("PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "SYSTEMROOT")
 
@@ -72,6 +75,21 @@ def lambda_environment(
 
 class _WorkerGone(Exception):
     """The worker's response pipe closed: the process died (crash, kill, out of memory)."""
+
+
+class _OutOfMemory(Exception):
+    """The worker went past its function's memory size and was killed."""
+
+
+def resident_mb(pid: int) -> float | None:
+    """The process's resident memory, or None where /proc cannot tell (not Linux, or the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 class Worker:
@@ -128,18 +146,24 @@ class Worker:
         for raw in process.stdout:
             self._log(self.definition.name, raw.decode(errors="replace").rstrip())
 
-    def _read_response(self, timeout_s: float) -> dict[str, Any] | None:
+    def _read_response(self, timeout_s: float, memory_mb: int | None = None) -> dict[str, Any] | None:
         """One JSON line, or None on timeout. Raises _WorkerGone when the response pipe closed: the worker has
-        died, whether or not the process has been reaped yet."""
+        died, whether or not the process has been reaped yet; with ``memory_mb``, raises _OutOfMemory once the
+        worker's resident memory went past it (the worker is killed)."""
         deadline = time.monotonic() + timeout_s
         buffer = b""
         while not buffer.endswith(b"\n"):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            readable, _, _ = select.select([self._responses], [], [], remaining)
+            wait = min(remaining, MEMORY_POLL_S) if memory_mb else remaining
+            readable, _, _ = select.select([self._responses], [], [], wait)
             if not readable:
-                return None
+                used = resident_mb(self.process.pid) if memory_mb and self.process else None
+                if used is not None and memory_mb and used > memory_mb:
+                    self.kill()
+                    raise _OutOfMemory(f"{used:.0f} MB")
+                continue
             chunk = self._responses.read(65536)
             if not chunk:
                 raise _WorkerGone
@@ -178,9 +202,15 @@ class Worker:
         try:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.flush()
-            response = self._read_response(timeout_s)
+            response = self._read_response(timeout_s, self.definition.memory_mb)
         except (BrokenPipeError, _WorkerGone):
             return InvocationError("crash", f"{self.definition.name}: worker process exited mid-invocation")
+        except _OutOfMemory as exc:  # as Lambda reports it: the runtime was killed at the memory size
+            return InvocationError(
+                "crash",
+                f"{self.definition.name}: Runtime exited with error: signal: killed "
+                f"(memory size {self.definition.memory_mb} MB, {exc} resident)",
+            )
         if response is None:
             return InvocationError("timeout", f"{self.definition.name}: task timed out after {timeout_s:.2f} seconds")
         return response

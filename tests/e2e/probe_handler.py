@@ -28,3 +28,10 @@ def fail(event: dict[str, Any], context: Any) -> None:
 def killed(event: dict[str, Any], context: Any) -> None:
     """Dies as an out-of-memory kill does: no exit handlers, no flushed output."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def hog(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Takes ``mb`` megabytes of resident memory, 16 MB at a time, then holds it for ``hold`` seconds."""
+    chunks = [b"x" * (16 << 20) for _ in range(int(event["mb"]) // 16)]
+    time.sleep(float(event.get("hold", 0)))
+    return {"held": len(chunks) * 16}

@@ -81,3 +81,18 @@ def test_handler_exception_is_an_error_not_a_crash() -> None:
         assert probe.workers[0].pid == pid, "an exception does not cost the warm worker"
     finally:
         probe.stop()
+
+
+def test_a_worker_past_its_memory_size_is_killed_and_replaced() -> None:
+    # As Lambda: the probe function has 256 MB; a worker that holds more is killed, whatever it was doing.
+    probe = pool("hog", timeout_s=60.0)
+    try:
+        first_pid = probe.workers[0].pid
+        assert probe.invoke({"mb": 64})["held"] == 64, "within its memory a function runs"
+        with pytest.raises(InvocationError) as info:
+            probe.invoke({"mb": 512, "hold": 30})
+        assert info.value.kind == "crash" and "memory size 256 MB" in str(info.value), info.value
+        assert probe.workers[0].alive() and probe.workers[0].pid != first_pid
+        assert probe.invoke({"mb": 16})["held"] == 16
+    finally:
+        probe.stop()
