@@ -597,7 +597,6 @@ def _render_grayscale(
 
 def _render_colour(ds: Dataset, arr: np.ndarray, photometric: str) -> np.ndarray:
     if photometric == "PALETTE COLOR":
-        palette.check_segmented_palettes(ds, ds.file_meta.TransferSyntaxUID != ExplicitVRBigEndian)
         arr = apply_color_lut(arr, ds)
         if arr.dtype != np.uint8:
             arr = arr >> 8 if arr.max() > 255 else arr
@@ -720,6 +719,8 @@ def render_dataset(
     if not 0 <= index < frames:
         raise ValueError(f"frame {index} is out of range: the file has {frames} frame(s)")
     check_codestream(ds, index)
+    if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "PALETTE COLOR":  # before any decoding
+        palette.check_segmented_palettes(ds, ds.file_meta.TransferSyntaxUID != ExplicitVRBigEndian)
     if isinstance(window, str):
         source = source or f"preset:{window}"
         window = PRESETS[window]

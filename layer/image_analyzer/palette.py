@@ -22,10 +22,12 @@ class _TooLong(Exception):
 
 
 def _count(
-    data: tuple[int, ...], eight_bit: bool, limit: int, steps: list[int], segments: int | None, depth: int
+    data: tuple[int, ...], start: int, eight_bit: bool, limit: int, steps: list[int], segments: int | None, depth: int
 ) -> int:
-    """Entries that ``segments`` segments of ``data`` (all of them when None) expand to, as pydicom reads them."""
-    total = offset = read = 0
+    """Entries that ``segments`` segments of ``data`` from word ``start`` (all of them when None) expand to, as
+    pydicom reads them. pydicom slices the words at an indirect segment's offset; an index keeps a step cheap."""
+    total = read = 0
+    offset = start
     while offset + 1 < len(data):
         steps[0] += 1
         if steps[0] > _MAX_STEPS or depth > _MAX_DEPTH:
@@ -46,7 +48,7 @@ def _count(
             else:
                 byte_offset = data[offset + 1] << 16 | data[offset] if offset + 1 < len(data) else 0
                 offset += 2
-            total += _count(data[byte_offset:], eight_bit, limit - total, steps, length, depth + 1)
+            total += _count(data, start + byte_offset, eight_bit, limit - total, steps, length, depth + 1)
         else:
             return total  # an unknown segment: the expansion itself refuses the table
         if total > limit:
@@ -70,7 +72,7 @@ def check_segmented_palettes(ds: Any, little_endian: bool) -> None:
         count = len(raw) // width
         data = struct.unpack(f"{'<' if little_endian else '>'}{count}{'B' if eight_bit else 'H'}", raw[: count * width])
         try:
-            _count(data, eight_bit, entries, [0], None, 0)
+            _count(data, 0, eight_bit, entries, [0], None, 0)
         except (_TooLong, RecursionError):
             raise ProcessingError(
                 ErrorCode.CORRUPT_DICOM,
