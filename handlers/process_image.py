@@ -42,6 +42,7 @@ def processor() -> Processor:
         redact_mode=RedactMode(choice_setting("REDACT_TEXT", tuple(RedactMode))),
         classifier=classifier if setting("CLASSIFIER_SPEC") else None,
         keep_originals=bool_setting("KEEP_ORIGINALS"),
+        decode_time_limit_s=float_setting("DECODE_TIME_LIMIT_S") or None,
     )
 
 
@@ -70,7 +71,10 @@ def _record(result: Result) -> None:
     if result.job_id:
         logger.append_keys(jobId=result.job_id)
     log = logger.warning if result.outcome in (Outcome.FAILED, Outcome.UNKNOWN_JOB) else logger.info
-    log("object processed", extra={"outcome": result.outcome.value, "errorCode": result.error_code})
+    log(
+        "object processed",
+        extra={"outcome": result.outcome.value, "errorCode": result.error_code, "seconds": round(result.seconds, 3)},
+    )
     if result.outcome is Outcome.COMPLETED:
         metrics.add_metric(name="JobsCompleted", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ProcessingTime", unit=MetricUnit.Milliseconds, value=result.seconds * 1000)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from image_analyzer.definitions import QUEUE, SETTINGS, StackSettings
+from image_analyzer.definitions import FUNCTIONS, QUEUE, SETTINGS, StackSettings
 
 AUTH_MODES = ("cognito", "jwt", "none")
 REDACT_MODES = ("dicom", "all", "none")
@@ -53,6 +53,8 @@ class StackConfig:
     keep_originals: bool = False
     # Text burned into the pixels is found with DetectText and filled: "dicom" (every DICOM render), "all", "none".
     redact_text: str = SETTINGS["REDACT_TEXT"].default
+    # Seconds a file's decode may take before its job ends DECODE_TIMED_OUT (0: no limit); under the timeout.
+    decode_time_limit_seconds: float = float(SETTINGS["DECODE_TIME_LIMIT_S"].default)
     # Overwritten and deleted objects stay as noncurrent versions this long (recovery from a mistake), then go.
     noncurrent_version_days: int = 7
     customer_managed_key: bool = False
@@ -80,6 +82,14 @@ class StackConfig:
         redact_text = (cfg.get("redactText") or d.redact_text).lower()
         if redact_text not in REDACT_MODES:
             raise ValueError(f"image-analyzer:redactText must be one of {', '.join(REDACT_MODES)}, not {redact_text!r}")
+        decode_limit = cfg.get_float("decodeTimeLimitSeconds")
+        decode_limit = d.decode_time_limit_seconds if decode_limit is None else decode_limit
+        processor_timeout = FUNCTIONS["process_image"].timeout_s
+        if not 0 <= decode_limit < processor_timeout:
+            raise ValueError(
+                f"image-analyzer:decodeTimeLimitSeconds must be from 0 (no limit) to under the processor's timeout "
+                f"of {processor_timeout} s, not {decode_limit!r}"
+            )
         origins = cfg.get_object("allowedOrigins") or SETTINGS["ALLOWED_ORIGINS"].default.split(",")
 
         def integer(key: str, default: int) -> int:
@@ -117,6 +127,7 @@ class StackConfig:
             max_custom_views=integer("maxCustomViews", d.max_custom_views),
             keep_originals=boolean("keepOriginals", d.keep_originals),
             redact_text=redact_text,
+            decode_time_limit_seconds=decode_limit,
             noncurrent_version_days=integer("noncurrentVersionDays", d.noncurrent_version_days),
             customer_managed_key=boolean("customerManagedKey", d.customer_managed_key),
             deletion_protection=boolean("deletionProtection", d.deletion_protection),
@@ -140,5 +151,6 @@ class StackConfig:
             "MAX_CUSTOM_VIEWS": str(self.max_custom_views),
             "KEEP_ORIGINALS": "true" if self.keep_originals else "false",
             "REDACT_TEXT": self.redact_text,
+            "DECODE_TIME_LIMIT_S": f"{self.decode_time_limit_seconds:g}",
         }
         return StackSettings(values)

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -81,15 +82,66 @@ class _OutOfMemory(Exception):
     """The worker went past its function's memory size and was killed."""
 
 
-def resident_mb(pid: int) -> float | None:
-    """The process's resident memory, or None where /proc cannot tell (not Linux, or the process is gone)."""
+def _proc_mb(path: str, field_name: str) -> float | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field_name):
                 return int(line.split()[1]) / 1024
     except (OSError, ValueError):
         return None
     return None
+
+
+def resident_mb(pid: int) -> float | None:
+    """The process's resident memory, or None where /proc cannot tell (not Linux, or the process is gone)."""
+    return _proc_mb(f"/proc/{pid}/status", "VmRSS:")
+
+
+def peak_resident_mb(pid: int) -> float | None:
+    """The process's peak resident memory (the kernel's high-water mark)."""
+    return _proc_mb(f"/proc/{pid}/status", "VmHWM:")
+
+
+def proportional_mb(pid: int) -> float | None:
+    """The process's share of the memory it uses: a page shared by n processes counts 1/n (a forked child shares
+    its parent's pages until either writes them), so the sum over processes counts every page once, as the
+    memory limit of Lambda's sandbox does."""
+    return _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (Linux /proc); the process alone where /proc cannot tell."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        parent = tree[index]
+        index += 1
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            with contextlib.suppress(OSError, ValueError):
+                tree.extend(int(child) for child in Path(f"/proc/{parent}/task/{task}/children").read_text().split())
+    return tree
+
+
+@dataclass(frozen=True)
+class TreeMemory:
+    total_mb: float  # every page once: the worker's resident memory alone, or the tree's proportional sum
+    largest_pid: int  # the process the kernel's out-of-memory killer would choose (the largest resident)
+
+
+def tree_memory(pid: int) -> TreeMemory | None:
+    """What a sandbox's memory limit sees of a worker and the processes it forked."""
+    tree = process_tree(pid)
+    resident = {p: mb for p in tree if (mb := resident_mb(p)) is not None}
+    if pid not in resident:
+        return None
+    largest = max(resident, key=resident.__getitem__)
+    if len(resident) == 1:
+        return TreeMemory(resident[pid], pid)
+    # Resident memory counts a shared page in every process that maps it: a forked child would double its parent.
+    return TreeMemory(sum(proportional_mb(p) or 0.0 for p in resident), largest)
 
 
 class Worker:
@@ -100,6 +152,9 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
         self._responses: Any = None
         self.invocations = 0
+        # The most memory the worker and the processes it forked used at once, as sampled while busy (MB).
+        self.peak_memory_mb = 0.0
+        self.memory_kills = 0
         # The event being handled now (None when idle): lets operators and fault tests see what a worker is doing.
         self.current_event: dict[str, Any] | None = None
         self._ready = False
@@ -159,16 +214,37 @@ class Worker:
             wait = min(remaining, MEMORY_POLL_S) if memory_mb else remaining
             readable, _, _ = select.select([self._responses], [], [], wait)
             if not readable:
-                used = resident_mb(self.process.pid) if memory_mb and self.process else None
-                if used is not None and memory_mb and used > memory_mb:
-                    self.kill()
-                    raise _OutOfMemory(f"{used:.0f} MB")
+                if memory_mb:
+                    self._watch_memory(memory_mb)
                 continue
             chunk = self._responses.read(65536)
             if not chunk:
                 raise _WorkerGone
             buffer += chunk
         return json.loads(buffer)
+
+    def _watch_memory(self, memory_mb: int) -> None:
+        """Past the function's memory, the largest process goes, as the kernel's out-of-memory killer would choose
+        in Lambda's sandbox: a forked decode is killed and its parent carries on; the worker itself is killed
+        with everything it forked, and the invocation fails as Lambda's does."""
+        used = tree_memory(self.process.pid) if self.process else None
+        if used is None:
+            return
+        self.peak_memory_mb = max(self.peak_memory_mb, used.total_mb)
+        if used.total_mb <= memory_mb:
+            return
+        self.memory_kills += 1
+        if used.largest_pid != self.process.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(used.largest_pid, signal.SIGKILL)
+            return
+        self.kill()
+        raise _OutOfMemory(f"{used.total_mb:.0f} MB")
+
+    def memory_peak_mb(self) -> float:
+        """The worker's peak so far: its own high-water mark, or the sampled peak with what it forked."""
+        own = peak_resident_mb(self.process.pid) if self.alive() and self.process else None
+        return max(own or 0.0, self.peak_memory_mb)
 
     @property
     def pid(self) -> int | None:
@@ -220,8 +296,11 @@ class Worker:
         self._start()
 
     def kill(self) -> None:
+        """The worker and whatever it forked (a decode in a child must not outlive its invocation)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            for pid in reversed(process_tree(self.process.pid)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.process.wait(timeout=10)
         if self._responses is not None:
             self._responses.close()

@@ -388,3 +388,9 @@ def _bad_lut_item() -> Dataset:
     item.LUTDescriptor = [0, 0, 99]
     item.LUTData = b"\0\0"
     return item
+
+
+def slow_progressive_jpeg(size: int = 6000, scans: int = 85) -> bytes:
+    """A photo within every limit (scans under MAX_JPEG_SCANS, pixels under the budget) that still takes seconds
+    to decode: what only the decode's time limit stops."""
+    return _progressive_scan_bomb(size, scans)

@@ -67,6 +67,11 @@ SETTINGS: dict[str, Setting] = {
             "Text burned into the pixels, found with DetectText, is filled before anything is stored or labelled: "
             "dicom (every DICOM render), all (photos too) or none.",
         ),
+        Setting(
+            "DECODE_TIME_LIMIT_S",
+            "20",
+            "Seconds one file's decode may take (in a forked child) before its job ends DECODE_TIMED_OUT; 0: none.",
+        ),
         Setting("LOG_LEVEL", "INFO", "Log level of every function."),
         Setting(
             "CLASSIFIER_SPEC",
@@ -125,6 +130,7 @@ FUNCTIONS: dict[str, FunctionDef] = {
                 "CLASSIFIER_SPEC",
                 "KEEP_ORIGINALS",
                 "REDACT_TEXT",
+                "DECODE_TIME_LIMIT_S",
             ),
             needs_imaging=True,
         ),

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE"
     IMAGE_DIMENSIONS_UNSUPPORTED = "IMAGE_DIMENSIONS_UNSUPPORTED"
     IMAGE_TOO_COMPLEX = "IMAGE_TOO_COMPLEX"  # its structure (scans, strips) would take too long to decode
+    DECODE_TIMED_OUT = "DECODE_TIMED_OUT"  # decoding ran past the per-file time limit and was stopped
     CORRUPT_DICOM = "CORRUPT_DICOM"
     DICOM_NO_PIXEL_DATA = "DICOM_NO_PIXEL_DATA"
     UNSUPPORTED_TRANSFER_SYNTAX = "UNSUPPORTED_TRANSFER_SYNTAX"
@@ -46,6 +47,10 @@ class ProcessingError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+    def __reduce__(self) -> tuple[type[ProcessingError], tuple[ErrorCode, str]]:
+        # Raised in a forked decode and sent back pickled: Exception's default would pass the message only.
+        return type(self), (self.code, self.message)
 
 
 class ApiError(Exception):

@@ -20,6 +20,7 @@ from image_analyzer.classifier import result_fields as classifier_fields
 from image_analyzer.definitions import UPLOAD_PREFIX
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import ImageFormat
+from image_analyzer.isolation import WorkDied, WorkTimedOut, run_isolated
 from image_analyzer.jobs import utc_now
 from image_analyzer.keys import converted_key, crop_key, view_source_key
 from image_analyzer.labels import LabelDetector
@@ -87,6 +88,41 @@ def analyse(data: bytes, declared_type: str) -> Analysis:
     raises ProcessingError only."""
     with content_failures(data):
         return _analyse(data, declared_type)
+
+
+def analyse_within(data: bytes, declared_type: str, time_limit_s: float | None) -> Analysis:
+    """``analyse`` in a forked child stopped after ``time_limit_s`` (None: in this process, unbounded). A decode
+    past the limit ends DECODE_TIMED_OUT, one whose process was killed (the kernel's or the runtime's answer to
+    memory) IMAGE_TOO_LARGE, one that crashed as damaged: all permanent, so the worker is free on the first
+    delivery instead of holding it to the function's timeout on every retry."""
+    if time_limit_s is None:
+        return analyse(data, declared_type)
+    _load_decoders(data)
+    try:
+        return run_isolated(lambda: analyse(data, declared_type), time_limit_s)
+    except WorkTimedOut as exc:
+        raise ProcessingError(
+            ErrorCode.DECODE_TIMED_OUT,
+            f"Decoding the image took longer than the limit of {time_limit_s:g} s and was stopped.",
+        ) from exc
+    except WorkDied as exc:
+        if exc.killed:
+            raise ProcessingError(
+                ErrorCode.IMAGE_TOO_LARGE, "The image needs more memory than can be used safely."
+            ) from exc
+        with content_failures(data):
+            raise
+
+
+def _load_decoders(data: bytes) -> None:
+    """Import in this process what decoding the file will import, once per warm container, so that every
+    forked child shares it instead of importing it again (numpy, pydicom and its codecs take a second)."""
+    import numpy  # noqa: F401
+    from PIL import Image
+
+    Image.init()  # every format plugin (Pillow imports them on first need)
+    if imaging.sniff_format(data[:132]) is ImageFormat.DICOM:
+        from image_analyzer import dicom  # noqa: F401 - with pydicom's decoders and their codecs
 
 
 def frame_copy(analysis: Analysis, data: bytes) -> bytes | None:
@@ -206,6 +242,9 @@ class Processor:
     text: TextDetector
     classifier: ClassifierSource | None = None
     redact_mode: RedactMode = RedactMode.DICOM
+    # Seconds a file's decode may take (in a forked child) before the job ends DECODE_TIMED_OUT; None: no limit,
+    # decoded in this process.
+    decode_time_limit_s: float | None = None
     # False (the default): the upload is deleted once its job has ended, whatever the outcome; only what the job
     # shows (under converted/) stays, until the retention expires.
     keep_originals: bool = False
@@ -264,7 +303,7 @@ class Processor:
                 ErrorCode.OBJECT_TOO_LARGE,
                 f"The file is {stored.size} bytes, more than the limit of {self.max_upload_bytes}.",
             )
-        analysis = analyse(stored.body, declared_type)
+        analysis = analyse_within(stored.body, declared_type, self.decode_time_limit_s)
         # Before anything is stored or labelled: what follows only ever sees the redacted picture.
         if redaction_required(self.redact_mode, analysis.dicom is not None):
             analysis = redact_text(analysis, self.text, stored.body)

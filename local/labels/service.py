@@ -4,8 +4,9 @@ a small ImageNet classifier, text by an OCR model that a package ships.
 Point boto3 at it with ``AWS_ENDPOINT_URL_REKOGNITION``. It accepts ``Image.Bytes`` and ``Image.S3Object``,
 honours ``MaxLabels``/``MinConfidence``, DetectText's ``Filters`` (``WordFilter``, ``RegionsOfInterest``) and its
 100-word limit, and rejects what Rekognition rejects, with Rekognition's error types. For fault tests,
-``POST /_local/faults`` {sha256, error?, delay?, times?, operation?} makes chosen images fail or answer slowly
-(in every operation, or only in the one named); ``GET /_local/stats`` counts requests per image.
+``POST /_local/faults`` {sha256, error?, delay?, times?, operation?, bloat_mb?} makes chosen images fail, answer
+slowly or answer with a response of that many megabytes (in every operation, or only in the one named);
+``GET /_local/stats`` counts requests per image.
 """
 
 from __future__ import annotations
@@ -87,6 +88,17 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+_FAULT_FIELDS = ("error", "delay", "times", "operation", "bloat_mb")
+
+
+class BloatedAnswer(Exception):
+    """An injected fault: the answer is ``megabytes`` of labels (to test a caller's memory limit)."""
+
+    def __init__(self, megabytes: int) -> None:
+        super().__init__(f"{megabytes} MB answer")
+        self.megabytes = megabytes
+
+
 def _received_image(state: ServiceState, request: dict[str, Any], operation: str) -> Image.Image:
     """The request's image, counted, with any injected fault applied, and checked as Rekognition checks it."""
     data = _image_bytes(state, request.get("Image"))
@@ -109,6 +121,8 @@ def _received_image(state: ServiceState, request: dict[str, Any], operation: str
             time.sleep(float(fault["delay"]))  # simulates a slow dependency, to test timeouts and kills
         if fault.get("error"):
             raise RekognitionError(str(fault["error"]), "Injected fault for this image.")
+        if fault.get("bloat_mb"):
+            raise BloatedAnswer(int(fault["bloat_mb"]))
     if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
         raise RekognitionError("InvalidImageFormatException", "Request has unsupported image format")
     try:
@@ -155,7 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: dict[str, Any], content_type: str = "application/x-amz-json-1.1") -> None:
-        payload = json.dumps(body).encode()
+        self._send_raw(status, json.dumps(body).encode(), content_type)
+
+    def _send_raw(self, status: int, payload: bytes, content_type: str = "application/x-amz-json-1.1") -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -189,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_local/faults":
             spec = json.loads(raw or b"{}")
             with state.lock:
-                state.faults[spec["sha256"]] = {k: spec.get(k) for k in ("error", "delay", "times")}
+                state.faults[spec["sha256"]] = {k: spec.get(k) for k in _FAULT_FIELDS}
             self._send(200, {"ok": True}, "application/json")
             return
         target = self.headers.get("X-Amz-Target", "")
@@ -212,6 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, response)
         except RekognitionError as exc:
             self._send(exc.status, {"__type": exc.error_type, "Message": exc.message})
+        except BloatedAnswer as exc:  # valid JSON of tiny labels: its reader needs ~15× the bytes to parse it
+            label = b'{"Name": "a"}'
+            count = (exc.megabytes << 20) // (len(label) + 1)
+            self._send_raw(200, b'{"Labels": [' + b",".join([label] * count) + b"]}")
 
 
 _OPERATIONS = {"DetectLabels": detect_labels, "DetectText": detect_text}

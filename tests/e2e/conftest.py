@@ -53,6 +53,24 @@ def fault_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
             processor_workers=2,
             timeouts={"process_image": 4.0},
             visibility_timeout_s=5,
+            settings={"MAX_RECEIVE_COUNT": "2", "DECODE_TIME_LIMIT_S": "1"},
+        )
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def memory_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
+    """Retries within seconds, and a timeout long enough that only the memory limit ends an invocation (the
+    visibility timeout outlasts it, as deployed: a redelivery finds the killed attempt's lease run out)."""
+    running = start(
+        StackOptions(
+            backend=backend,
+            emulator=emulator,
+            processor_workers=1,
+            timeouts={"process_image": 15.0},
+            visibility_timeout_s=16,
             settings={"MAX_RECEIVE_COUNT": "2"},
         )
     )

@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from PIL import Image
 
 from local.client import ApiClient
+from local.runtime import process_tree
 from tests.e2e.conftest import inject_fault, label_calls
+from tests.hostile import slow_progressive_jpeg
 from tests.support import photo_bytes
 
 
@@ -163,6 +165,43 @@ def test_job_whose_worker_is_killed_on_every_delivery_ends_error_and_neighbours_
     assert elapsed < 60
     for job_id in neighbours:
         assert client.wait(job_id, 60)["status"] == "complete"
+
+
+def test_a_processor_past_its_memory_is_killed_and_its_job_ends_through_the_dead_letter_queue(memory_stack) -> None:
+    """As on Lambda: past its memory size the runtime is killed on every delivery, no Python code runs to mark the
+    job, and only the dead-letter queue's consumer ends it. The label service answers this image with 80 MB of
+    tiny labels, which the processor (1024 MB) needs over a gigabyte to parse."""
+    client = ApiClient(memory_stack.api_url)
+    poison = small_jpeg(9191)
+    inject_fault(memory_stack, poison, bloat_mb=80, operation="DetectLabels")
+    pool = memory_stack.runtime.pools["process_image"]
+    job_id = client.submit("bloated-answer.jpg", poison)
+    record = client.wait(job_id, 90)
+    assert (record["status"], record["errorCode"]) == ("error", "PROCESSING_FAILED"), record
+    deliveries = int(memory_stack.options.settings["MAX_RECEIVE_COUNT"])
+    assert sum(worker.memory_kills for worker in pool.workers) == deliveries, "killed for memory on each delivery"
+    killed = [line for _, line in memory_stack.logs if "Runtime exited with error: signal: killed" in line]
+    assert len(killed) == deliveries, killed
+    assert int(memory_stack.table().get_item(Key={"jobId": job_id})["Item"]["attempts"]) == deliveries
+    dead_letters = memory_stack.dead_letter_poller.stats
+    wait_until(lambda: dead_letters.messages_deleted >= 1, 30, "the dead-letter consumer to take the message")
+    neighbour = client.submit("after.jpg", small_jpeg(9192))
+    assert client.wait(neighbour, 60)["status"] == "complete", "the replaced worker serves the next job"
+
+
+def test_a_decode_past_its_time_limit_ends_on_the_first_delivery_and_frees_the_worker(fault_stack) -> None:
+    """A photo under every structural limit that decodes for seconds: stopped at the time limit (1 s on this
+    stack), DECODE_TIMED_OUT on the first delivery, well inside the function's timeout (4 s)."""
+    client = ApiClient(fault_stack.api_url)
+    job_id = client.submit("slow.jpg", slow_progressive_jpeg())
+    record = client.wait(job_id, 30)
+    assert (record["status"], record["errorCode"]) == ("error", "DECODE_TIMED_OUT"), record
+    assert "1 s" in record["error"]
+    assert int(fault_stack.table().get_item(Key={"jobId": job_id})["Item"]["attempts"]) == 1
+    pool = fault_stack.runtime.pools["process_image"]
+    assert all(len(process_tree(worker.pid)) == 1 for worker in pool.workers if worker.alive()), "no decode left"
+    after = client.submit("after-slow.jpg", small_jpeg(9193))
+    assert client.wait(after, 30)["status"] == "complete"
 
 
 def test_two_hundred_concurrent_jobs_all_complete_once(stack) -> None:

@@ -123,3 +123,14 @@ def test_text_redaction_is_on_for_dicom_by_default_and_configurable(tmp_path) ->
     assert functions["process_image"]["environment"]["variables"]["REDACT_TEXT"] == "all"
     with pytest.raises(Exception, match="image-analyzer:redactText"):
         run_program({"image-analyzer:redactText": "sometimes"}, tmp_path)
+
+
+def test_the_decode_time_limit_is_configurable_and_kept_under_the_processor_timeout(tmp_path) -> None:
+    variables = dict(of_type(run_program({}, tmp_path), "aws:lambda/function:Function"))["process_image"]
+    assert variables["environment"]["variables"]["DECODE_TIME_LIMIT_S"] == "20"
+    program = run_program({"image-analyzer:decodeTimeLimitSeconds": "7.5"}, tmp_path)
+    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    assert functions["process_image"]["environment"]["variables"]["DECODE_TIME_LIMIT_S"] == "7.5"
+    for outside in ("-1", "300", "1000"):
+        with pytest.raises(Exception, match="image-analyzer:decodeTimeLimitSeconds"):
+            run_program({"image-analyzer:decodeTimeLimitSeconds": outside}, tmp_path)
