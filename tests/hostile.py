@@ -109,6 +109,68 @@ def _nested_sequences(depth: int) -> bytes:
     return make_dicom(gradient(16, 16)) + (sequence + item) * depth + ends * depth
 
 
+def _long_sequence(items: int) -> bytes:
+    """An undefined-length sequence of ``items`` empty items: pydicom parses it whole to find where it ends."""
+    sequence = struct.pack("<HH2sHI", 0x0008, 0x1140, b"SQ", 0, 0xFFFFFFFF)
+    empty_item = struct.pack("<HHI", 0xFFFE, 0xE000, 0)
+    return make_dicom(gradient(16, 16)) + sequence + empty_item * items + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+
+
+def _deflate_dataset(data: bytes) -> bytes:
+    """The file's dataset deflated under a file meta saying so (written by hand: any dataset, however hostile)."""
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+    from pydicom.filewriter import write_file_meta_info
+
+    source = io.BytesIO(data)
+    read_preamble(source, False)
+    meta = _read_file_meta_info(source)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = deflater.compress(data[source.tell() :]) + deflater.flush()
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    out = io.BytesIO()
+    out.write(data[:128] + b"DICM")
+    write_file_meta_info(out, meta, enforce_standard=False)
+    return out.getvalue() + body
+
+
+def _rle_table(patch: Callable[[bytearray], None]) -> bytes:
+    """pydicom's RLE sample with its frame's segment table changed by ``patch``."""
+
+    def frame(data: bytearray) -> None:
+        patch(data)
+
+    return _lying_codestream("MR_small_RLE.dcm", frame)
+
+
+def _bmp_rle_bomb(width: int, height: int) -> bytes:
+    """An RLE8 bitmap of one-pixel runs: two bytes per pixel, each an operation of Pillow's Python decoder."""
+    rows = (b"\x01\x07" * width + b"\x00\x00") * height + b"\x00\x01"
+    palette = b"".join(bytes((i, i, i, 0)) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    header = b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(rows), 2835, 2835, 256, 0)
+    return header + info + palette + rows
+
+
+def _animation(kind: str, frames: int, size: int = 160) -> bytes:
+    """An animated GIF, PNG or WebP of ``frames`` frames (only the first is converted)."""
+    from PIL import Image
+
+    images = [Image.new("RGB", (size, size), (i % 256, 40, 200 - i % 200)) for i in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, kind, save_all=True, append_images=images[1:], duration=20, loop=0)
+    return buffer.getvalue()
+
+
+def _multipage_tiff(pages: int) -> bytes:
+    from PIL import Image
+
+    images = [Image.new("L", (32, 32), i % 256) for i in range(pages)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "TIFF", save_all=True, append_images=images[1:])
+    return buffer.getvalue()
+
+
 def _huge_private_element(declared: int) -> bytes:
     """A private OB element declaring ``declared`` bytes, far more than the file holds."""
     base = make_dicom(gradient(16, 16))
@@ -215,12 +277,14 @@ def _progressive_scan_bomb(size: int, scans: int) -> bytes:
     return _many_scans(buffer.getvalue(), scans)
 
 
-def _strip_bomb(strips: int) -> bytes:
+def _strip_bomb(strips: int, order: str = "little") -> bytes:
     """A one-column TIFF of one-row strips: each strip is a decoder call."""
-    from PIL import Image
+    from PIL import Image, TiffImagePlugin
 
     buffer = io.BytesIO()
-    Image.new("L", (1, strips), 7).save(buffer, format="TIFF", tiffinfo={278: 1})  # RowsPerStrip
+    info = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"MM" if order == "big" else b"II")
+    info[278] = 1  # RowsPerStrip
+    Image.new("L", (1, strips), 7).save(buffer, format="TIFF", tiffinfo=info)
     return buffer.getvalue()
 
 
@@ -352,6 +416,33 @@ def _generate(seed: int) -> Iterator[Hostile]:
     yield Hostile("rle-bomb-40000x40000.dcm", "compressed bomb", _rle_bomb(40000, 40000), DICOM)
     yield Hostile("rle-bomb-9000x9000.dcm", "compressed bomb", _rle_bomb(9000, 9000), DICOM)
     yield Hostile("rle-bomb-3000x3000.dcm", "compressed bomb", _rle_bomb(3000, 3000), DICOM)
+    # Long sequences: items cost pydicom a dataset each (1.8 million empty items took 83 s and 2.4 GB).
+    for items in (150_000, 400_000, 1_000_000):
+        yield Hostile(f"sequence-{items}-items.dcm", "long sequence", _long_sequence(items), DICOM)
+    yield Hostile(
+        "sequence-deflated-2000000-items.dcm", "long sequence", _deflate_dataset(_long_sequence(2_000_000)), DICOM
+    )
+    yield Hostile("sequence-20000-items.dcm", "long sequence", _long_sequence(20_000), DICOM)  # within the limit
+    # RLE segment tables that lie (decoders follow their offsets).
+    tables: dict[str, Callable[[bytearray], None]] = {
+        "segments-3": lambda f: struct.pack_into("<I", f, 0, 3),
+        "segments-0": lambda f: struct.pack_into("<I", f, 0, 0),
+        "segments-16": lambda f: struct.pack_into("<I", f, 0, 16),
+        "offset-past-frame": lambda f: struct.pack_into("<I", f, 8, len(f) + 4096),
+        "offsets-backwards": lambda f: struct.pack_into("<II", f, 4, 64, 32),
+        "first-offset-0": lambda f: struct.pack_into("<I", f, 4, 0),
+        "header-cut": lambda f: f.__delitem__(slice(40, None)),
+    }
+    for name, patch in tables.items():
+        yield Hostile(f"rle-table-{name}.dcm", "rle table", _rle_table(patch), DICOM)
+    # BMP RLE: Pillow decodes it in Python, one operation per run.
+    yield Hostile("bmp-rle8-3000x2000-one-pixel-runs.bmp", "bmp rle", _bmp_rle_bomb(3000, 2000), "image/bmp")
+    yield Hostile("bmp-rle8-1200x900-one-pixel-runs.bmp", "bmp rle", _bmp_rle_bomb(1200, 900), "image/bmp")
+    # Animations and multi-page files: only the first frame is converted, however many follow.
+    for kind, extension, mime in (("GIF", "gif", "image/gif"), ("PNG", "png", "image/png"), ("WEBP", "webp", "image/webp")):  # fmt: skip
+        yield Hostile(f"animation-300-frames.{extension}", "animation", _animation(kind, 300), mime)
+    yield Hostile("tiff-2000-pages.tif", "animation", _multipage_tiff(2000), "image/tiff")
+    yield Hostile("tiff-million-strips-big-endian.tif", "cpu bomb", _strip_bomb(1_000_000, "big"), "image/tiff")
     # Photo bombs and damage.
     for width, height in ((9000, 9000), (30000, 30000), (65500, 65500), (65500, 1), (1, 65500)):
         yield Hostile(f"jpeg-declares-{width}x{height}.jpg", "image bomb", _jpeg_declaring(width, height), "image/jpeg")

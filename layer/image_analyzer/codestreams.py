@@ -6,6 +6,7 @@ declare 65535² pixels inside a dataset of 512². Plain functions on bytes; noth
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 # JPEG start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC), and JPEG-LS's SOF55.
@@ -70,6 +71,32 @@ def _jpeg2000(data: bytes) -> Declared | None:
         return Declared("JPEG 2000", 0, 0, components, 0, 0)  # impossible: refused as a mismatch
     tiles = -(-(xsiz - xtosiz) // xtsiz) * -(-(ysiz - ytosiz) // ytsiz)
     return Declared("JPEG 2000", xsiz - xosiz, ysiz - yosiz, components, max((d & 0x7F) + 1 for d in depths), tiles)
+
+
+@dataclass(frozen=True)
+class RleHeader:
+    """DICOM RLE's 64-byte frame header: how many segments (one per byte of each sample) and where they start."""
+
+    segments: int
+    offsets: tuple[int, ...]
+
+
+RLE_HEADER_BYTES = 64
+RLE_MAX_SEGMENTS = 15
+
+
+def rle_header(frame: bytes) -> RleHeader | None:
+    """The header's segment table, or None when it cannot be one (short, too many segments, offsets that are
+    not increasing, inside the header or past the frame): a decoder trusts every offset it finds there."""
+    if len(frame) < RLE_HEADER_BYTES:
+        return None
+    words = [int.from_bytes(frame[i : i + 4], "little") for i in range(0, RLE_HEADER_BYTES, 4)]
+    segments, offsets = words[0], tuple(words[1 : 1 + words[0]])
+    if not 1 <= segments <= RLE_MAX_SEGMENTS or offsets[0] != RLE_HEADER_BYTES:
+        return None
+    if any(b <= a for a, b in itertools.pairwise(offsets)) or offsets[-1] >= len(frame):
+        return None
+    return RleHeader(segments, offsets)
 
 
 def declared(frame: bytes) -> Declared | None:

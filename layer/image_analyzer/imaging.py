@@ -24,6 +24,9 @@ MAX_PIXELS = 100_000_000
 # million one-row strips took 10 s).
 MAX_JPEG_SCANS = 100
 MAX_TIFF_PARTS = 65_536
+# Pillow decodes BMP's RLE in Python, an operation per run: 12 MB of one-pixel runs took 9 s. Real RLE bitmaps
+# (4- and 8-bit graphics) are a few hundred KB.
+MAX_BMP_RLE_BYTES = 4 * 1024 * 1024
 # What is sent for labels needs no more detail than this; smaller is faster to encode and send.
 LABEL_MAX_SIDE = 4096
 
@@ -117,6 +120,7 @@ class LabelImage:
 
 
 def _open_checked(data: bytes) -> Image.Image:
+    check_structure(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -143,20 +147,51 @@ def jpeg_scans(data: bytes) -> int:
     return data.count(b"\xff\xda")
 
 
+def tiff_parts(data: bytes) -> int:
+    """Strips or tiles of a TIFF's first image (the one converted), read from its first directory's StripOffsets
+    or TileOffsets count: Pillow reads every offset of them on open, a million strips took seconds before any
+    check could run. 0 when the directory cannot be read (Pillow then reports the damage)."""
+    order = "little" if data[:2] == b"II" else "big"
+    offset = int.from_bytes(data[4:8], order)
+    if offset + 2 > len(data):
+        return 0
+    entries = int.from_bytes(data[offset : offset + 2], order)
+    for start in range(offset + 2, min(offset + 2 + 12 * entries, len(data) - 11), 12):
+        if int.from_bytes(data[start : start + 2], order) in (273, 324):  # StripOffsets, TileOffsets
+            return int.from_bytes(data[start + 4 : start + 8], order)
+    return 0
+
+
+def bmp_rle_bytes(data: bytes) -> int:
+    """Bytes of RLE-compressed pixels in a BMP (0 when it is not RLE: compression 1 is RLE8, 2 RLE4)."""
+    if len(data) < 34 or int.from_bytes(data[14:18], "little") < 40:
+        return 0
+    if int.from_bytes(data[30:34], "little") not in (1, 2):
+        return 0
+    return max(0, len(data) - int.from_bytes(data[10:14], "little"))
+
+
+def check_structure(data: bytes) -> None:
+    """What makes a photo slow to open or decode, read from its bytes before Pillow sees them."""
+    if data.startswith((b"II*\x00", b"MM\x00*")) and (parts := tiff_parts(data)) > MAX_TIFF_PARTS:
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_COMPLEX,
+            f"The TIFF has {parts} strips or tiles, more than {MAX_TIFF_PARTS}: it would take too long to decode.",
+        )
+    if data.startswith(b"BM") and (rle := bmp_rle_bytes(data)) > MAX_BMP_RLE_BYTES:
+        raise ProcessingError(
+            ErrorCode.IMAGE_TOO_COMPLEX,
+            f"The BMP holds {rle} bytes of RLE-compressed pixels, more than {MAX_BMP_RLE_BYTES}: "
+            "it would take too long to decode.",
+        )
+
+
 def check_decode_work(image: Image.Image, data: bytes) -> None:
     if image.format == "JPEG" and (scans := jpeg_scans(data)) > MAX_JPEG_SCANS:
         raise ProcessingError(
             ErrorCode.IMAGE_TOO_COMPLEX,
             f"The JPEG has {scans} scans, more than {MAX_JPEG_SCANS}: it would take too long to decode.",
         )
-    if image.format == "TIFF":
-        tags = getattr(image, "tag_v2", {})
-        parts = len(tags.get(273) or tags.get(324) or ())  # StripOffsets, or TileOffsets
-        if parts > MAX_TIFF_PARTS:
-            raise ProcessingError(
-                ErrorCode.IMAGE_TOO_COMPLEX,
-                f"The TIFF has {parts} strips or tiles, more than {MAX_TIFF_PARTS}: it would take too long to decode.",
-            )
 
 
 def _fit_size(width: int, height: int) -> tuple[int, int]:

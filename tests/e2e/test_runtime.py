@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from image_analyzer.definitions import FunctionDef
@@ -67,6 +69,24 @@ def test_crashed_worker_is_reported_as_a_crash_and_replaced(handler: str, attemp
             probe.invoke({})
         assert info.value.kind == "crash", info.value
         assert probe.workers[0].alive() and probe.workers[0].pid != first_pid
+    finally:
+        probe.stop()
+
+
+def test_a_forked_child_counts_once_and_past_the_memory_size_the_largest_process_goes() -> None:
+    """A worker of 96 MB forks a child: the child shares the parent's pages (resident memory would count them
+    twice), so a child of 64 MB more fits in 256 MB; one of 400 MB is killed, as the kernel's out-of-memory
+    killer would choose it, and the worker carries on."""
+    probe = pool("forked_hog", timeout_s=60.0)
+    try:
+        worker = probe.workers[0]
+        pid = worker.pid
+        fits = probe.invoke({"parent_mb": 96, "mb": 64, "hold": 1.0})
+        assert fits["childSignal"] == 0 and worker.memory_kills == 0
+        assert 96 + 64 <= worker.peak_memory_mb < 256, f"the tree's peak counted {worker.peak_memory_mb:.0f} MB"
+        killed = probe.invoke({"parent_mb": 96, "mb": 400, "hold": 30})
+        assert killed["childSignal"] == signal.SIGKILL and worker.memory_kills == 1
+        assert worker.pid == pid, "the worker itself was not the largest process: it lives on"
     finally:
         probe.stop()
 
