@@ -41,6 +41,22 @@ _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 # Packages that bundle many codecs of which the core uses a few: only these extension modules are shipped, with
 # the bundled libraries they link against. imagecodecs is 140 MB whole; the core needs its 12-bit JPEG decoder.
 KEEP_ONLY = {"imagecodecs": ("_shared", "_imcd", "_jpeg8")}
+# Folders whose ELF files are kept only when a Python extension module in them links them (its DT_NEEDED, then
+# theirs): python-gdcm's wheel holds every library three times (libgdcmMSFF.so, .so.3.2, .so.3.2.6: symlinks made
+# copies; the loader asks for the SONAME, .so.3.2) and sixteen command-line tools; onnxruntime's
+# libonnxruntime.so (33 MB) is the C API, which its Python module does not link.
+LINKED_ONLY = ("_gdcm", "onnxruntime/capi")
+# Loaded with dlopen, so no DT_NEEDED names them: onnxruntime's provider bridge (14 KB), opened at session start.
+DLOPENED = {"onnxruntime/capi": ("libonnxruntime_providers_shared.so",)}
+# What Lambda's python3.12 runtime (Amazon Linux 2023) provides to every process: glibc, the C++ runtime, zlib.
+LAMBDA_RUNTIME_LIBRARIES = frozenset(
+    {
+        "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libutil.so.1",
+        "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libstdc++.so.6", "libgcc_s.so.1", "libz.so.1",
+    }
+)  # fmt: skip
+# Headroom kept under Lambda's 250 MB: the next release of a dependency must not fail a deployment.
+MIN_HEADROOM_BYTES = 40 * 1024 * 1024
 
 
 class LayerError(RuntimeError):
@@ -80,11 +96,97 @@ def prune_bundles(site: Path, keep_only: dict[str, tuple[str, ...]] = KEEP_ONLY)
 
 
 @dataclass(frozen=True)
+class ElfDynamic:
+    """What the dynamic loader reads from an ELF file: the libraries it needs, its own name, its search path."""
+
+    needed: tuple[str, ...]
+    soname: str | None
+    rpath: tuple[str, ...]  # DT_RPATH and DT_RUNPATH entries, $ORIGIN unexpanded
+
+
+_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 14, 15, 29
+
+
+def elf_dynamic(path: Path) -> ElfDynamic | None:
+    """The dynamic section of a 64-bit little-endian ELF file (x86-64 and arm64), None for anything else; read
+    from the section headers, as ``readelf -d`` does."""
+    with path.open("rb") as handle:
+        head = handle.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return None
+        data = head + handle.read()
+    section_offset = int.from_bytes(data[0x28:0x30], "little")
+    entry_size, count = int.from_bytes(data[0x3A:0x3C], "little"), int.from_bytes(data[0x3C:0x3E], "little")
+    sections = [data[section_offset + i * entry_size : section_offset + (i + 1) * entry_size] for i in range(count)]
+    dynamic = next((s for s in sections if int.from_bytes(s[4:8], "little") == 6), None)  # SHT_DYNAMIC
+    if dynamic is None:
+        return ElfDynamic((), None, ())
+    strings_at = int.from_bytes(sections[int.from_bytes(dynamic[40:44], "little")][24:32], "little")
+    start, size = int.from_bytes(dynamic[24:32], "little"), int.from_bytes(dynamic[32:40], "little")
+
+    def string(offset: int) -> str:
+        end = data.index(b"\0", strings_at + offset)
+        return data[strings_at + offset : end].decode()
+
+    needed, soname, rpath = [], None, []
+    for at in range(start, start + size, 16):
+        tag, value = int.from_bytes(data[at : at + 8], "little"), int.from_bytes(data[at + 8 : at + 16], "little")
+        if tag == 0:
+            break
+        if tag == _DT_NEEDED:
+            needed.append(string(value))
+        elif tag == _DT_SONAME:
+            soname = string(value)
+        elif tag in (_DT_RPATH, _DT_RUNPATH):
+            rpath.extend(string(value).split(":"))
+    return ElfDynamic(tuple(needed), soname, tuple(rpath))
+
+
+def _is_extension_module(path: Path) -> bool:
+    return f"PyInit_{path.name.split('.')[0]}".encode() in path.read_bytes()
+
+
+def prune_unlinked(site: Path, folders: tuple[str, ...] = LINKED_ONLY) -> int:
+    """In each folder, remove the ELF files that no extension module of it links, directly or through others
+    (found by file name: the loader looks for the exact DT_NEEDED name). Returns the bytes removed."""
+    removed = 0
+    for folder in folders:
+        files = {path.name: path for path in sorted((site / folder).iterdir()) if path.is_file()}
+        elves = {name: dynamic for name, path in files.items() if (dynamic := elf_dynamic(path)) is not None}
+        pending = [name for name in elves if _is_extension_module(files[name])]
+        pending += [name for name in DLOPENED.get(folder, ()) if name in elves]
+        kept: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in kept:
+                continue
+            kept.add(name)
+            pending.extend(needed for needed in elves[name].needed if needed in elves)
+        for name in elves.keys() - kept:
+            removed += files[name].stat().st_size
+            files[name].unlink()
+    return removed
+
+
+def unresolved_libraries(site: Path) -> dict[str, list[str]]:
+    """Each ELF file's needed libraries that neither the layer (by file name or SONAME) nor Lambda's runtime
+    provides: what would fail to load on Lambda. Empty when the layer is whole."""
+    dynamics = {path: d for path in sorted(site.rglob("*.so*")) if path.is_file() and (d := elf_dynamic(path))}
+    provided = {path.name for path in dynamics} | {d.soname for d in dynamics.values() if d.soname}
+    missing = {
+        str(path.relative_to(site)): [name for name in d.needed if name not in provided | LAMBDA_RUNTIME_LIBRARIES]
+        for path, d in dynamics.items()
+    }
+    return {name: libraries for name, libraries in missing.items() if libraries}
+
+
+@dataclass(frozen=True)
 class LayerBuild:
     path: Path
     sha256: str
     unzipped_bytes: int
     packages: dict[str, str]  # name → licence text
+    removed: dict[str, int]  # what the pruning removed (bytes), by kind
 
 
 def runtime_requirements() -> list[str]:
@@ -148,14 +250,19 @@ def build(arch: str = "arm64", output: Path | None = None, requirements: list[st
         copyleft = {name: text for name, text in packages.items() if is_gpl(text)}
         if copyleft:
             raise LayerError(f"GPL-licensed packages cannot be shipped in the layer: {copyleft}")
-        prune_bundles(site)
+        removed = {"imagecodecs codecs": prune_bundles(site), "unlinked ELF files": prune_unlinked(site)}
         shutil.copytree(CORE, site / "image_analyzer", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if unresolved := unresolved_libraries(site):
+            raise LayerError(f"libraries neither the layer nor Lambda's runtime provides: {unresolved}")
         unzipped = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
-        if unzipped > LAMBDA_UNZIPPED_LIMIT:
-            raise LayerError(f"the layer is {unzipped / 2**20:.0f} MB unzipped, over Lambda's 250 MB limit")
+        if unzipped > LAMBDA_UNZIPPED_LIMIT - MIN_HEADROOM_BYTES:
+            raise LayerError(
+                f"the layer is {unzipped / 2**20:.0f} MB unzipped: less than {MIN_HEADROOM_BYTES >> 20} MB "
+                f"under Lambda's 250 MB limit"
+            )
         _deterministic_zip(Path(tmp), output)
     digest = hashlib.sha256(output.read_bytes()).hexdigest()
-    return LayerBuild(output, digest, unzipped, packages)
+    return LayerBuild(output, digest, unzipped, packages, removed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{layer.path}  {layer.path.stat().st_size / 2**20:.1f} MB zipped, {layer.unzipped_bytes / 2**20:.1f} MB unzipped"
     )
     print(f"sha256 {layer.sha256}  ({len(layer.packages)} packages)")
+    print("removed: " + ", ".join(f"{kind} {size / 2**20:.1f} MB" for kind, size in layer.removed.items()))
     return 0
 
 

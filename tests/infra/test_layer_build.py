@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import zipfile
@@ -41,7 +42,7 @@ def test_layer_is_built_for_lambda_python312_deterministically(tmp_path: Path) -
     first = build.build("arm64", tmp_path / "a.zip")
     second = build.build("arm64", tmp_path / "b.zip")
     assert first.sha256 == second.sha256, "same input must give the same zip"
-    assert first.unzipped_bytes < build.LAMBDA_UNZIPPED_LIMIT
+    assert first.unzipped_bytes <= build.LAMBDA_UNZIPPED_LIMIT - build.MIN_HEADROOM_BYTES
     print(f"layer: {first.path.stat().st_size / 2**20:.1f} MB zipped, {first.unzipped_bytes / 2**20:.1f} MB unzipped")
     with zipfile.ZipFile(first.path) as archive:
         names = archive.namelist()
@@ -96,3 +97,67 @@ def test_pruned_imagecodecs_still_decodes_twelve_bit_jpeg(tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["uint16", "(1024,", "256)"]
+
+
+def _run_fresh(script: str, path: Path) -> str:
+    """``script`` in a new interpreter that imports from ``path`` first (the pruned copies), then the project."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{path}{os.pathsep}{build.ROOT}"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_elf_pruning_keeps_what_the_modules_link_and_they_still_work(tmp_path: Path) -> None:
+    """Prune this machine's GDCM and onnxruntime as the layer build does, then, in a fresh interpreter that imports
+    the pruned copies, decode JPEG lossless, baseline, JPEG 2000 and JPEG-LS samples with GDCM (each of its codec libraries) and run the
+    bundled ONNX model: the same pixels and the same scores as the unpruned packages give."""
+    import _gdcm
+    import onnxruntime
+
+    site = Path(_gdcm.__file__).parent.parent
+    for name in ("_gdcm", "python_gdcm.libs", "gdcm.py", "gdcmswig.py", "onnxruntime", "onnxruntime.libs"):
+        source = site / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, tmp_path / name)
+    assert Path(onnxruntime.__file__).parent.parent == site
+    before = {folder: sorted(p.name for p in (tmp_path / folder).iterdir()) for folder in build.LINKED_ONLY}
+    removed = build.prune_unlinked(tmp_path)
+    after = {folder: sorted(p.name for p in (tmp_path / folder).iterdir()) for folder in build.LINKED_ONLY}
+    gone = {folder: sorted(set(before[folder]) - set(after[folder])) for folder in build.LINKED_ONLY}
+    assert removed > 40 * 2**20, f"{removed / 2**20:.0f} MB removed"
+    assert (
+        "gdcmconv" in gone["_gdcm"] and "libgdcmMSFF.so" in gone["_gdcm"] and "libgdcmMSFF.so.3.2" not in gone["_gdcm"]
+    )
+    assert any(name.startswith("libonnxruntime.so") for name in gone["onnxruntime/capi"])
+    assert build.unresolved_libraries(tmp_path) == {}
+    script = (
+        "import hashlib, json\n"
+        "import numpy as np, _gdcm, onnxruntime\n"
+        "from PIL import Image\n"
+        "from pydicom.pixels import pixel_array\n"
+        "from local.samples import sample_path\n"
+        "from local.labels.classifier import Classifier\n"
+        "out = {'gdcm': _gdcm.__file__, 'onnx': onnxruntime.__file__, 'pixels': {}}\n"
+        "for name in ('JPGLosslessP14SV1_1s_1f_8b.dcm', 'SC_rgb_jpeg_dcmtk.dcm', 'JPEG-LL.dcm', 'US1_J2KR.dcm', 'MR_small_jpeg_ls_lossless.dcm'):\n"
+        "    pixels = pixel_array(sample_path(name), decoding_plugin='gdcm')\n"
+        "    out['pixels'][name] = hashlib.sha256(pixels.tobytes()).hexdigest()\n"
+        "ramp = np.add.outer(np.arange(224), np.arange(224)).astype(np.uint8)\n"
+        "logits, _ = Classifier().outputs(Image.fromarray(np.dstack([ramp, ramp.T, 255 - ramp])))\n"
+        "out['logits'] = [round(float(v), 5) for v in np.ravel(logits)[:50]]\n"
+        "print(json.dumps(out))\n"
+    )
+    pruned = json.loads(_run_fresh(script, tmp_path))
+    whole = json.loads(_run_fresh(script, tmp_path / "nothing-here"))
+    assert pruned["gdcm"].startswith(str(tmp_path)) and pruned["onnx"].startswith(str(tmp_path))
+    assert not whole["gdcm"].startswith(str(tmp_path))
+    assert pruned["pixels"] == whole["pixels"] and pruned["logits"] == whole["logits"]
