@@ -61,6 +61,31 @@ def test_layer_is_built_for_lambda_python312_deterministically(tmp_path: Path) -
         assert all("x86_64" not in t for t in platform_tags)
 
 
+@pytest.mark.slow
+def test_the_x86_64_layer_keeps_its_headroom_and_links_whole(tmp_path: Path, report) -> None:
+    layer = build.build("x86_64", tmp_path / "x.zip")  # refuses a missing library or less than 40 MB of headroom
+    report(
+        f"layer x86_64: {layer.unzipped_bytes / 2**20:.1f} MB unzipped, "
+        f"headroom {(build.LAMBDA_UNZIPPED_LIMIT - layer.unzipped_bytes) / 2**20:.1f} MB; removed "
+        + ", ".join(f"{kind} {size / 2**20:.1f} MB" for kind, size in layer.removed.items())
+    )
+    assert layer.removed["unlinked ELF files"] > 40 * 2**20
+    with zipfile.ZipFile(layer.path) as archive:
+        names = set(archive.namelist())
+    assert "python/_gdcm/libgdcmMSFF.so.3.2" in names and "python/_gdcm/libgdcmMSFF.so" not in names
+    assert not any(name.startswith("python/onnxruntime/capi/libonnxruntime.so") for name in names)
+    assert "python/_gdcm/gdcmconv" not in names
+
+
+def test_a_library_nothing_provides_is_found(tmp_path: Path) -> None:
+    """The static link check reads real ELF files: a copy of an extension module whose libraries are absent."""
+    import _gdcm
+
+    shutil.copy2(Path(_gdcm.__file__).parent / "_gdcmswig.so", tmp_path / "_gdcmswig.so")
+    missing = build.unresolved_libraries(tmp_path)
+    assert "libgdcmMSFF.so.3.2" in missing["_gdcmswig.so"] and "libc.so.6" not in missing["_gdcmswig.so"]
+
+
 def test_pruned_imagecodecs_still_decodes_twelve_bit_jpeg(tmp_path: Path) -> None:
     """The layer keeps only the codecs the core uses: prune this machine's imagecodecs the same way and decode
     the 12-bit JPEG Extended sample with what is left, in a fresh interpreter."""
