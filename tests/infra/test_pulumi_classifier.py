@@ -65,4 +65,4 @@ def test_without_a_classifier_the_stage_is_off(tmp_path) -> None:
 
 def test_a_spec_in_s3_needs_its_model_named(tmp_path) -> None:
     with pytest.raises(Exception, match="classifierModelS3"):
-        run_program({"image-analyzer:classifierSpecS3": "s3://b/spec.json"}, tmp_path)
+        run_program({"image-analyzer:classifierSpecS3": "s3://models-bucket/spec.json"}, tmp_path)

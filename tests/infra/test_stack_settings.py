@@ -1,0 +1,130 @@
+"""Every stack setting is validated before any resource is created: a value outside what is allowed, or a key the
+program does not know, stops `pulumi up` with the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from infra.config import KEYS, SettingError, StackConfig, from_values
+
+ROOT = Path(__file__).resolve().parents[2]
+EXISTING_FILE = str(ROOT / "pyproject.toml")
+
+# For every key: a value that is allowed (and not the default) with what it becomes, and one that is not.
+CASES: dict[str, tuple[str, Any, str]] = {
+    "architecture": ("x86_64", "x86_64", "amd64"),
+    "allowedOrigins": ('["https://a.example.org", "http://localhost:8000"]',
+                       ["https://a.example.org", "http://localhost:8000"], '["https://a.example.org/path"]'),
+    "auth": ("none", "none", "basic"),
+    "jwtIssuer": ("https://login.example.org/realm", "https://login.example.org/realm", "http://login.example.org"),
+    "jwtAudience": ('["a", "b"]', ["a", "b"], "[]"),
+    "dailyUploadQuota": ("0", 0, "-1"),
+    "dailyRenderQuota": ("25", 25, "lots"),
+    "maxCustomViews": ("3", 3, "1001"),
+    "maxUploadBytes": ("1048576", 1048576, "0"),
+    "urlExpirySeconds": ("3600", 3600, "604801"),
+    "minConfidence": ("72.5", 72.5, "101"),
+    "maxLabels": ("5", 5, "0"),
+    "retentionDays": ("30", 30, "0"),
+    "keepOriginals": ("true", True, "yes"),
+    "redactText": ("all", "all", "sometimes"),
+    "decodeTimeLimitSeconds": ("7.5", 7.5, "300"),
+    "noncurrentVersionDays": ("1", 1, "3651"),
+    "processorConcurrency": ("10", 10, "1"),
+    "maxReceiveCount": ("5", 5, "1001"),
+    "logRetentionDays": ("731", 731, "100"),
+    "apiRateLimit": ("5.5", 5.5, "0"),
+    "apiBurstLimit": ("10", 10, "-3"),
+    "customerManagedKey": ("true", True, "1"),
+    "deletionProtection": ("false", False, "no"),
+    "forceDestroy": ("true", True, "TRUE!"),
+    "alarmEmail": ("ops@example.org", "ops@example.org", "ops"),
+    "layerZip": (EXISTING_FILE, EXISTING_FILE, "/nowhere/layer.zip"),
+    "classifierSpec": (EXISTING_FILE, EXISTING_FILE, "/nowhere/spec.json"),
+    "classifierSpecS3": ("s3://models-bucket/spec.json", "s3://models-bucket/spec.json", "https://bucket/spec.json"),
+    "classifierModelS3": ("s3://models-bucket/m.onnx", "s3://models-bucket/m.onnx", "s3://x/m.onnx"),
+}  # fmt: skip
+# What a valid value needs beside it (settings that only make sense together).
+COMPANIONS = {
+    "jwtIssuer": {"jwtAudience": "api"},
+    "jwtAudience": {"auth": "jwt", "jwtIssuer": "https://login.example.org"},
+    "classifierSpecS3": {"classifierModelS3": "s3://models-bucket/m.onnx"},
+}
+
+
+def test_every_setting_has_its_cases() -> None:
+    assert CASES.keys() == KEYS.keys(), "a new setting needs a valid and an invalid value here"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_an_allowed_value_is_taken(name) -> None:
+    raw, expected, _ = CASES[name]
+    config = from_values({name: raw, **COMPANIONS.get(name, {})})
+    assert getattr(config, KEYS[name].field) == expected
+    assert expected != getattr(StackConfig(), KEYS[name].field), "the case must differ from the default"
+    if KEYS[name].env:  # and it reaches the functions as they read it
+        assert config.settings().values[KEYS[name].env] == KEYS[name].render(expected)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_value_outside_what_is_allowed_is_refused_with_the_key_the_value_and_what_is_allowed(name) -> None:
+    _, _, bad = CASES[name]
+    with pytest.raises(SettingError) as info:
+        from_values({name: bad, **COMPANIONS.get(name, {})})
+    message = str(info.value)
+    assert f"image-analyzer:{name} must be " in message and repr(bad) in message, message
+
+
+def test_unknown_keys_are_refused_with_a_suggestion_and_every_problem_is_named_at_once() -> None:
+    with pytest.raises(SettingError) as info:
+        from_values({"maxUploadByte": "10", "colour": "red", "maxLabels": "0"})
+    message = str(info.value)
+    assert "image-analyzer:maxUploadByte is not a setting of this program (did you mean maxUploadBytes?)" in message
+    assert "image-analyzer:colour is not a setting of this program" in message
+    assert "image-analyzer:maxLabels must be an integer from 1 to 1000, not '0'" in message
+
+
+def test_settings_that_belong_together_are_checked_together() -> None:
+    with pytest.raises(SettingError, match="auth jwt needs jwtIssuer"):
+        from_values({"auth": "jwt"})
+    with pytest.raises(SettingError, match="classifierModelS3 is required"):
+        from_values({"classifierSpecS3": "s3://models-bucket/spec.json"})
+    with pytest.raises(SettingError, match="set one"):
+        from_values(
+            {
+                "classifierSpec": EXISTING_FILE,
+                "classifierSpecS3": "s3://models-bucket/s.json",
+                "classifierModelS3": "s3://models-bucket/m.onnx",
+            }
+        )
+    assert from_values({"jwtIssuer": "https://login.example.org", "jwtAudience": "api"}).auth == "jwt"
+
+
+class _CountingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[str] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args.typ)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {"accountId": "123456789012"}, None
+
+
+def test_the_program_stops_on_a_typo_before_it_creates_anything(tmp_path) -> None:
+    mocks = _CountingMocks()
+    pulumi.runtime.set_mocks(mocks, project="image-analyzer", stack="typo", preview=False)
+    pulumi.runtime.set_all_config({"image-analyzer:layerZip": EXISTING_FILE, "image-analyzer:redactTxt": "none"})
+    module = runpy.run_path(str(ROOT / "__main__.py"), run_name="image_analyzer_stack")
+    with pytest.raises(
+        SettingError, match=re.escape("redactTxt is not a setting of this program (did you mean redactText?)")
+    ):
+        module["build_stack"]()
+    assert mocks.resources == []
