@@ -22,6 +22,20 @@ CLASSIFIER_PREFIX = "classifier/"
 LOGS_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 # X-Ray active tracing: what AWSXRayDaemonWriteAccess grants; X-Ray has no resource-level permissions.
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+# Granted actions that no function's code calls: AWS calls them with the function's role on its behalf. Every other
+# granted action is one the code calls (tests/infra/test_permissions.py checks both against the recorded calls).
+USED_ON_THE_FUNCTIONS_BEHALF = {
+    "sqs:ReceiveMessage": "the SQS event source mapping polls the queue with the consumer's role",
+    "sqs:DeleteMessage": "the event source mapping deletes what the function processed",
+    "sqs:GetQueueAttributes": "the event source mapping reads the queue's attributes",
+    "sqs:ChangeMessageVisibility": "the event source mapping returns the batch's failed items",
+    "logs:CreateLogStream": "the Lambda runtime writes the function's logs",
+    "logs:PutLogEvents": "the Lambda runtime writes the function's logs",
+    "xray:PutTraceSegments": "the X-Ray daemon in the sandbox sends the function's traces",
+    "xray:PutTelemetryRecords": "the X-Ray daemon in the sandbox sends its telemetry",
+    "kms:Decrypt": "S3 and DynamoDB decrypt with the stack's key for the caller (customerManagedKey)",
+    "kms:GenerateDataKey": "S3 and DynamoDB encrypt with the stack's key for the caller (customerManagedKey)",
+}
 
 
 @dataclass(frozen=True)

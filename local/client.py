@@ -63,6 +63,12 @@ class ApiClient:
         # Sent to the API only: a presigned S3 URL carries its own signature and S3 refuses a second one.
         self._auth = {"Authorization": f"Bearer {token}"} if token else {}
 
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A raw request to the API (``path`` like "/render"), with the client's token: for callers that check
+        statuses and headers themselves."""
+        headers = {**self._auth, **kwargs.pop("headers", {})}
+        return self.http.request(method, f"{self.api_url}{path}", headers=headers, timeout=self.timeout_s, **kwargs)
+
     def _json(self, response: requests.Response) -> dict[str, Any]:
         try:
             body = response.json()

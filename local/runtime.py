@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from image_analyzer.definitions import FunctionDef
+from local.calls import CALL_LOG_ENV
 from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,8 +170,10 @@ class Worker:
     def _spawn(self) -> None:
         self._ready = False
         read_fd, write_fd = os.pipe()
+        # The AWS calls it makes are recorded where the developer (or the test session) asks: local.calls.
+        call_log = [os.environ[CALL_LOG_ENV]] if os.environ.get(CALL_LOG_ENV) else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local.worker", self.definition.handler, str(write_fd)],
+            [sys.executable, "-m", "local.worker", self.definition.handler, str(write_fd), *call_log],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

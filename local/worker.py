@@ -46,6 +46,12 @@ def _error(exc: BaseException) -> dict[str, Any]:
 def main() -> int:
     handler_path, response_fd = sys.argv[1], int(sys.argv[2])
     exit_with_parent()
+    if len(sys.argv) > 3:  # the runtime asks for the AWS calls to be recorded (local.calls)
+        from pathlib import Path
+
+        from local import calls
+
+        calls.install(Path(sys.argv[3]), os.environ.get("AWS_LAMBDA_FUNCTION_NAME", handler_path))
     responses = os.fdopen(response_fd, "w", buffering=1)
     module_name, function_name = handler_path.rsplit(".", 1)
     try:

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 import requests
 
+from local.client import ApiClient
 from local.emulator import Backend, BackendUnavailable, docker_unavailable_reason, local_client, start_backend
 from local.stack import LocalStack, StackOptions
+from tests.harness.deployed_api import ApiTarget
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +46,20 @@ def stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="module")
+def api_target(request: pytest.FixtureRequest, backend: str) -> ApiTarget:
+    """The HTTP API under test: the deployed stack given by --api (with --token), or this module's local stack."""
+    url = request.config.getoption("--api")
+    if url:
+        return ApiTarget(url.rstrip("/"), request.config.getoption("--token"))
+    return ApiTarget(request.getfixturevalue("stack").api_url)
+
+
+@pytest.fixture(scope="module")
+def client(api_target: ApiTarget) -> ApiClient:
+    return ApiClient(api_target.url, token=api_target.token)
+
+
+@pytest.fixture(scope="module")
 def fault_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
     """Short timeouts so that retries, kills and the dead-letter queue happen within seconds."""
     running = start(
@@ -53,7 +69,7 @@ def fault_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
             processor_workers=2,
             timeouts={"process_image": 4.0},
             visibility_timeout_s=5,
-            settings={"MAX_RECEIVE_COUNT": "2", "DECODE_TIME_LIMIT_S": "1"},
+            settings={"MAX_RECEIVE_COUNT": "2", "DECODE_TIME_LIMIT_S": "2"},
         )
     )
     yield running

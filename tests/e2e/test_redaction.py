@@ -28,11 +28,6 @@ def _needs_tesseract() -> None:
         pytest.skip("Tesseract is not installed (.ci/run installs Debian's tesseract-ocr)")
 
 
-@pytest.fixture(scope="module")
-def client(stack) -> ApiClient:
-    return ApiClient(stack.api_url)
-
-
 @pytest.mark.parametrize("canary", CANARIES, ids=lambda c: c.name)
 def test_no_canary_is_readable_in_what_is_served(stack, client, canary: Canary) -> None:
     clean = dicom.render(canary.data)

@@ -70,6 +70,24 @@ def test_without_a_valid_token_every_route_is_refused(auth_stack) -> None:
     assert not [line for _, line in auth_stack.logs if "upload requested" in line], "no function ran"
 
 
+def test_the_api_asks_for_a_token_exactly_when_it_was_given_one(api_target) -> None:
+    """Over HTTP only (it runs against a deployed stack too): a stack reached with a token refuses every route
+    without one or with a forged one; an open stack answers without one."""
+    forged = {"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl"}
+    for method, url in routes(api_target.url):
+        for headers in ({}, forged):
+            response = requests.request(method, url, headers=headers, json={}, timeout=10)
+            if api_target.token:
+                assert response.status_code == 401 and response.json() == {"message": "Unauthorized"}, (method, url)
+            else:
+                assert response.status_code != 401, (method, url, "an open stack asks for no token")
+        if api_target.token:
+            allowed = requests.request(
+                method, url, json={}, timeout=10, headers={"Authorization": f"Bearer {api_target.token}"}
+            )
+            assert allowed.status_code != 401, (method, url, "the token given is accepted")
+
+
 def test_a_valid_token_without_a_subject_is_refused_on_every_route(auth_stack) -> None:
     # API Gateway's JWT authorizer lets such a token through; a job it made would have no owner.
     issuer = auth_stack.issuer
@@ -133,11 +151,6 @@ def test_over_the_daily_quota_a_caller_gets_429_with_retry_after(auth_stack) -> 
     # The quota is per caller: someone else still may.
     other = {"Authorization": f"Bearer {auth_stack.issuer.token('dave')}"}
     assert requests.post(f"{auth_stack.api_url}/request-upload", json=body, headers=other, timeout=10).ok
-
-
-@pytest.fixture(scope="module")
-def client(stack) -> ApiClient:
-    return ApiClient(stack.api_url)
 
 
 def upload_keys(stack: LocalStack, job_id: str) -> list[str]:
@@ -345,14 +358,14 @@ def test_a_loop_of_custom_windows_stores_a_bounded_number_of_views(stack, client
     assert listing["KeyCount"] == kept
 
 
-def test_nearby_windows_are_kept_apart_and_named_as_served(stack, client) -> None:
+def test_nearby_windows_are_kept_apart_and_named_as_served(client) -> None:
     record = client.analyze("ct.dcm", make_dicom(gradient(64, 64), modality="CT")).record
     asked = [("1234.567", "1000000"), ("1234.568", "1000000"), ("1234.567", "1000004")]
     answers = []
     for _ in range(2):  # rendered, then served as stored: the same answer
         for center, width in asked:
             query = {"jobId": record["jobId"], "center": center, "width": width}
-            answers.append(requests.get(f"{stack.api_url}/render", params=query, timeout=30).json())
+            answers.append(client.call("GET", "/render", params=query).json())
     assert len({answer["view"] for answer in answers}) == len(asked)
     for (center, width), answer in zip(asked * 2, answers, strict=True):
         assert answer["window"] == {"center": float(center), "width": float(width), "source": "override"}
