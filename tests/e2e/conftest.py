@@ -59,37 +59,32 @@ def client(api_target: ApiTarget) -> ApiClient:
     return ApiClient(api_target.url, token=api_target.token)
 
 
+def quick_retry_stack(backend: str, emulator: Backend, workers: int, timeout_s: float, **settings: str) -> LocalStack:
+    """Two deliveries, each within ``timeout_s``, redelivered soon after (the visibility timeout just outlasts the
+    function's, as deployed: a redelivery finds a killed attempt's lease run out)."""
+    options = StackOptions(
+        backend=backend,
+        emulator=emulator,
+        processor_workers=workers,
+        timeouts={"process_image": timeout_s},
+        visibility_timeout_s=int(timeout_s) + 1,
+        settings={"MAX_RECEIVE_COUNT": "2", **settings},
+    )
+    return start(options)
+
+
 @pytest.fixture(scope="module")
 def fault_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
     """Short timeouts so that retries, kills and the dead-letter queue happen within seconds."""
-    running = start(
-        StackOptions(
-            backend=backend,
-            emulator=emulator,
-            processor_workers=2,
-            timeouts={"process_image": 4.0},
-            visibility_timeout_s=5,
-            settings={"MAX_RECEIVE_COUNT": "2", "DECODE_TIME_LIMIT_S": "2"},
-        )
-    )
+    running = quick_retry_stack(backend, emulator, 2, 4.0, DECODE_TIME_LIMIT_S="2")
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
 def memory_stack(backend: str, emulator: Backend) -> Iterator[LocalStack]:
-    """Retries within seconds, and a timeout long enough that only the memory limit ends an invocation (the
-    visibility timeout outlasts it, as deployed: a redelivery finds the killed attempt's lease run out)."""
-    running = start(
-        StackOptions(
-            backend=backend,
-            emulator=emulator,
-            processor_workers=1,
-            timeouts={"process_image": 15.0},
-            visibility_timeout_s=16,
-            settings={"MAX_RECEIVE_COUNT": "2"},
-        )
-    )
+    """A timeout long enough that only the memory limit ends an invocation."""
+    running = quick_retry_stack(backend, emulator, 1, 15.0)
     yield running
     running.stop()
 

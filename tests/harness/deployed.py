@@ -4,6 +4,7 @@ program writes into its policies can be read by an IAM linter and matched to the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import runpy
 import zipfile
@@ -44,8 +45,7 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
         physical = args.inputs.get("name") or args.inputs.get("bucket") or f"{args.name}-id"
         if not isinstance(physical, str):
             physical = f"{args.name}-id"
-        service = args.typ.split(":")[1].split("/")[0]
-        arn = _ARNS.get(args.typ, f"arn:aws:{service}:{REGION}:{ACCOUNT}:{{name}}").format(name=physical)
+        arn = self.arn(args.typ, args.name, physical)
         self.arns[(args.typ, args.name)] = arn
         state = {**args.inputs, "arn": arn, "name": physical, "id": physical}
         if args.typ == "aws:lambda/function:Function":
@@ -60,6 +60,10 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
             state["endpoint"] = f"cognito-idp.{REGION}.amazonaws.com/{physical}"
         return physical, state
 
+    def arn(self, typ: str, name: str, physical: str) -> str:
+        service = typ.split(":")[1].split("/")[0]
+        return _ARNS.get(typ, f"arn:aws:{service}:{REGION}:{ACCOUNT}:{{name}}").format(name=physical)
+
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "test"}, []
@@ -70,6 +74,7 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
 class Program:
     resources: list[tuple[str, str, dict[str, Any]]]  # (type, name, resolved inputs)
     arns: dict[tuple[str, str], str]  # (type, name) → the ARN the mocks gave it
+    outputs: dict[str, Any]  # the stack's outputs, resolved
 
     def of_type(self, typ: str) -> dict[str, dict[str, Any]]:
         return {name: inputs for t, name, inputs in self.resources if t == typ}
@@ -84,16 +89,30 @@ class Program:
         return documents
 
 
-def run_program(config: dict[str, str], tmp_path: Path) -> Program:
-    """The whole program under AwsLikeMocks with this stack config, every Output resolved."""
+def run_program(config: dict[str, str], tmp_path: Path, mocks: Any = None) -> Program:
+    """The whole program under ``mocks`` (AwsLikeMocks by default) with this stack config, every Output resolved
+    (one that never resolves fails instead of passing silently)."""
     layer_zip = tmp_path / "layer.zip"
     with zipfile.ZipFile(layer_zip, "w") as archive:
         archive.writestr("python/placeholder.txt", "mock")
-    mocks = AwsLikeMocks()
+    mocks = mocks or AwsLikeMocks()
     pulumi.runtime.set_mocks(mocks, project="image-analyzer", stack="test", preview=False)
     pulumi.runtime.set_all_config({"image-analyzer:layerZip": str(layer_zip), **config})
     module = runpy.run_path(str(ROOT / "__main__.py"), run_name="image_analyzer_stack")
-    outputs = module["build_stack"]()
-    _sync_await(asyncio.wait_for(pulumi.Output.all(**outputs).future(), RESOLVE_TIMEOUT_S))
+    try:
+        resolved = resolve(pulumi.Output.all(**module["build_stack"]()))
+    except BaseException:
+        # A program that stopped (a refused setting) leaves work queued: settle it, or the next run inherits it.
+        with contextlib.suppress(BaseException):
+            _sync_await(asyncio.wait_for(wait_for_rpcs(), RESOLVE_TIMEOUT_S))
+        raise
     _sync_await(asyncio.wait_for(wait_for_rpcs(), RESOLVE_TIMEOUT_S))
-    return Program(mocks.resources, mocks.arns)
+    return Program(mocks.resources, getattr(mocks, "arns", {}), resolved)
+
+
+def resolve(output: pulumi.Output[Any], timeout_s: float = RESOLVE_TIMEOUT_S) -> Any:
+    """The Output's value; an Output that never resolves fails here instead of passing silently."""
+    try:
+        return _sync_await(asyncio.wait_for(output.future(), timeout_s))
+    except TimeoutError:
+        raise AssertionError(f"an Output did not resolve within {timeout_s} s") from None

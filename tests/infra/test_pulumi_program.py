@@ -5,67 +5,33 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
-import runpy
-import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime.sync_await import _sync_await
 
 from image_analyzer.definitions import FUNCTIONS, QUEUE, ROUTES
+from tests.harness import deployed
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[tuple[str, str, dict[str, Any]]] = []
+class RecordingMocks(deployed.AwsLikeMocks):
+    """ARNs named after each resource's Pulumi name (``arn:aws:dynamodb:…:jobs``): what these tests assert."""
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append((args.typ, args.name, dict(args.inputs)))
-        physical = args.inputs.get("name") or f"{args.name}-id"
-        service = args.typ.split(":")[1].split("/")[0]
-        arn = f"arn:aws:{service}:us-east-1:{ACCOUNT}:{args.name}"
-        if args.typ == "aws:s3/bucket:Bucket":
-            arn = f"arn:aws:s3:::{physical}"
-        state = {**args.inputs, "arn": arn, "name": physical, "id": physical}
-        if args.typ == "aws:lambda/function:Function":
-            state["invoke_arn"] = f"arn:aws:apigateway:us-east-1:lambda:path/functions/{arn}/invocations"
-        if args.typ == "aws:apigatewayv2/api:Api":
-            state["execution_arn"] = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:api123"
-        if args.typ == "aws:apigatewayv2/stage:Stage":
-            state["invoke_url"] = "https://api123.execute-api.us-east-1.amazonaws.com/"
-        if args.typ == "aws:sqs/queue:Queue":
-            state["id"] = physical = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/{args.name}"
-        if args.typ == "aws:cognito/userPool:UserPool":
-            state["endpoint"] = f"cognito-idp.us-east-1.amazonaws.com/{physical}"
-        return physical, state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list]:
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "test"}, []
-        return {}, []
+    def arn(self, typ: str, name: str, physical: str) -> str:
+        if typ == "aws:s3/bucket:Bucket":
+            return f"arn:aws:s3:::{physical}"
+        return f"arn:aws:{typ.split(':')[1].split('/')[0]}:us-east-1:{ACCOUNT}:{name}"
 
 
 def run_program(config: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     """The program under mocks with this stack config; every Output must resolve."""
-    layer_zip = tmp_path / "layer.zip"
-    with zipfile.ZipFile(layer_zip, "w") as archive:
-        archive.writestr("python/placeholder.txt", "mock")
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="image-analyzer", stack="test", preview=False)
-    pulumi.runtime.set_all_config({"image-analyzer:layerZip": str(layer_zip), **config})
-    module = runpy.run_path(str(ROOT / "__main__.py"), run_name="image_analyzer_stack")
-    outputs = module["build_stack"]()
-    resolved = resolve(pulumi.Output.all(**outputs))
-    from pulumi.runtime.stack import wait_for_rpcs
-
-    _sync_await(asyncio.wait_for(wait_for_rpcs(), RESOLVE_TIMEOUT_S))
-    return {"outputs": resolved, "resources": mocks.resources}
+    program = deployed.run_program(config, tmp_path, RecordingMocks())
+    return {"outputs": program.outputs, "resources": program.resources}
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +43,7 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return run_program(config, tmp_path_factory.mktemp("layer"))
 
 
-RESOLVE_TIMEOUT_S = 30
-
-
-def resolve(output: pulumi.Output[Any], timeout_s: float = RESOLVE_TIMEOUT_S) -> Any:
-    """The Output's value; an Output that never resolves fails here instead of passing silently."""
-    try:
-        return _sync_await(asyncio.wait_for(output.future(), timeout_s))
-    except TimeoutError:
-        raise AssertionError(f"an Output did not resolve within {timeout_s} s") from None
+resolve = deployed.resolve
 
 
 def test_the_resolution_guard_fails_on_an_output_that_never_resolves(program) -> None:

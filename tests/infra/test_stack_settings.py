@@ -4,14 +4,13 @@ program does not know, stops `pulumi up` with the key, the value and what is all
 from __future__ import annotations
 
 import re
-import runpy
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 
 from infra.config import KEYS, SettingError, StackConfig, from_values
+from tests.harness import deployed
 
 ROOT = Path(__file__).resolve().parents[2]
 EXISTING_FILE = str(ROOT / "pyproject.toml")
@@ -106,25 +105,10 @@ def test_settings_that_belong_together_are_checked_together() -> None:
     assert from_values({"jwtIssuer": "https://login.example.org", "jwtAudience": "api"}).auth == "jwt"
 
 
-class _CountingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[str] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args.typ)
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {"accountId": "123456789012"}, None
-
-
 def test_the_program_stops_on_a_typo_before_it_creates_anything(tmp_path) -> None:
-    mocks = _CountingMocks()
-    pulumi.runtime.set_mocks(mocks, project="image-analyzer", stack="typo", preview=False)
-    pulumi.runtime.set_all_config({"image-analyzer:layerZip": EXISTING_FILE, "image-analyzer:redactTxt": "none"})
-    module = runpy.run_path(str(ROOT / "__main__.py"), run_name="image_analyzer_stack")
+    mocks = deployed.AwsLikeMocks()
     with pytest.raises(
         SettingError, match=re.escape("redactTxt is not a setting of this program (did you mean redactText?)")
     ):
-        module["build_stack"]()
+        deployed.run_program({"image-analyzer:redactTxt": "none"}, tmp_path, mocks)
     assert mocks.resources == []
