@@ -131,7 +131,8 @@ def permissions(data: DataResources, classifier_arns: list[Any] | None) -> dict[
             statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [data.dlq.arn]),
         ],
         "render_view": [
-            statement(["dynamodb:GetItem"], [data.table.arn]),
+            # UpdateItem: the caller's daily render counter (dailyRenderQuota), taken for each view rendered.
+            statement(["dynamodb:GetItem", "dynamodb:UpdateItem"], [data.table.arn]),
             # Views are drawn from the job's frame copy and kept, all under converted/.
             statement(["s3:GetObject", "s3:PutObject"], [objects(CONVERTED_PREFIX)]),
         ],
