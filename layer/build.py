@@ -180,6 +180,13 @@ def unresolved_libraries(site: Path) -> dict[str, list[str]]:
     return {name: libraries for name, libraries in missing.items() if libraries}
 
 
+def unresolved_libraries_in_zip(zip_path: Path) -> dict[str, list[str]]:
+    """``unresolved_libraries`` of a built layer zip (unpacked to a temporary folder): the check on what ships."""
+    with tempfile.TemporaryDirectory(prefix="layer-check-") as tmp, zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(tmp)
+        return unresolved_libraries(Path(tmp) / "python")
+
+
 @dataclass(frozen=True)
 class LayerBuild:
     path: Path
