@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from image_analyzer.views import PRESET_NAMES
 from local.client import ApiClient, ApiError, JobResult
 from local.emulator import BACKEND_ENV, BACKENDS, BackendUnavailable
 
@@ -389,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument(
         "--window",
         metavar="NAME|C,W",
-        help="also save each greyscale DICOM in this window: file, soft_tissue, lung, bone, brain, liver, or CENTRE,WIDTH",
+        help=f"also save each greyscale DICOM in this window: {', '.join(PRESET_NAMES)}, or CENTRE,WIDTH",
     )
     an.set_defaults(run=cmd_analyze)
     demo = _subcommand(commands, "demo", "start the local stack and analyse sample images", [backend_option])
