@@ -15,17 +15,18 @@ import signal
 import socket
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from contextlib import ExitStack
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import requests
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from image_analyzer.views import PRESET_NAMES
+from local import archive
 from local.client import ApiClient, ApiError, JobResult
 from local.emulator import BACKEND_ENV, BACKENDS, BackendUnavailable
 
@@ -182,69 +183,144 @@ def redaction_summary(redaction: dict) -> str:
     return f"burned-in text: {regions} region{'s' if regions != 1 else ''} redacted ({share:.1f} % of the picture)"
 
 
+# Up to this many files, each gets its own progress row and its results printed; more get one display for the run.
+FEW_FILES = 8
+
+
+def _failure_record(client: ApiClient, exc: Exception) -> dict[str, Any]:
+    """What a file's row says when the API could not be used for it (the run goes on with the next)."""
+    if isinstance(exc, requests.ConnectionError):
+        message = (
+            f"cannot reach the API at {client.api_url}: is the stack running? Start one with "
+            "`image-analyzer up`, or check the URL given to --api"
+        )
+        return {"status": "error", "errorCode": "CONNECTION", "error": message}
+    if isinstance(exc, ApiError) and exc.status == 401:
+        message = (
+            f"the API at {client.api_url} needs a token (401): pass --token or set {TOKEN_ENV} "
+            "(`image-analyzer up --auth` prints one for a local stack)"
+        )
+        return {"status": "error", "errorCode": "UNAUTHORIZED", "error": message}
+    if isinstance(exc, ApiError) and exc.body.get("error"):  # refused by the API (e.g. FILE_TOO_LARGE): its code
+        return {"status": "error", "errorCode": str(exc.body["error"]), "error": str(exc.body.get("message") or exc)}
+    return {"status": "error", "errorCode": "CLIENT", "error": str(exc)}
+
+
+def _save_outputs(client: ApiClient, relative: str, record: dict[str, Any], out: Path, window: str | None) -> list[str]:
+    """The analysed image (and a window, the classifier's crop) under the file's own relative path: two
+    IM0001.dcm in different folders never overwrite each other."""
+    url = record.get("imageUrl")
+    if not url:
+        return []
+    results = record.get("results") or {}
+    source = Path(relative)
+    base = out / source.parent / source.stem
+    base.parent.mkdir(parents=True, exist_ok=True)
+    saved = [base.with_name(f"{source.stem}.analysed{'.png' if results.get('dicom') else source.suffix}")]
+    saved[0].write_bytes(client.download(url))
+    if window and (results.get("dicom") or {}).get("window"):
+        view = client.render(record["jobId"], window)
+        saved.append(base.with_name(f"{source.stem}.{view['view']}.png"))
+        saved[-1].write_bytes(client.download(view["imageUrl"]))
+    if crop_url := record.get("croppedImageUrl"):
+        saved.append(base.with_name(f"{source.stem}.crop.png"))
+        saved[-1].write_bytes(client.download(crop_url))
+    return [str(path) for path in saved]
+
+
 def analyze(
-    client: ApiClient, items: list[tuple[str, bytes]], out: Path | None, timeout: float, window: str | None = None
-) -> list[JobResult]:
-    results: list[JobResult] = []
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        TextColumn("{task.fields[state]}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        tasks = {name: progress.add_task(name[:28], total=4, state="requested") for name, _ in items}
+    client: ApiClient,
+    sources: list[archive.Source | archive.Skipped],
+    out: Path | None,
+    timeout: float,
+    window: str | None = None,
+    report: archive.Report | None = None,
+    jobs: int = archive.DEFAULT_JOBS,
+    done: archive.Done | None = None,
+) -> tuple[archive.RunStats, list[dict[str, Any]]]:
+    """Every source through the API; returns the run's counts and every row (as written to ``report``)."""
+    few = len(sources) <= FEW_FILES
+    rows: list[dict[str, Any]] = []
+    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn()]
+    if few:
+        columns += [TextColumn("{task.fields[state]}"), TimeElapsedColumn()]
+    else:
+        columns += [
+            TextColumn("{task.completed}/{task.total} files"),
+            TextColumn("{task.fields[state]}"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+        ]
+    with Progress(*columns, console=console) as progress:
+        started = time.monotonic()
+        tasks = {s.path: progress.add_task(s.path[-28:], total=4, state="requested") for s in sources} if few else {}
+        run_task = None if few else progress.add_task("analysing", total=len(sources), state="", rate="")
 
-        def run(name: str, data: bytes) -> JobResult:
+        def analyse_one(source: archive.Source, data: bytes, file_type: str) -> tuple[dict[str, Any], float, list[str]]:
             def on_status(state: str) -> None:
-                progress.update(tasks[name], completed=_PROGRESS.get(state, 0), state=state)
+                if few:
+                    progress.update(tasks[source.path], completed=_PROGRESS.get(state, 0), state=state)
 
+            began = time.perf_counter()
+            name = PurePosixPath(source.path).name
             try:
-                return client.analyze(name, data, timeout_s=timeout, on_status=on_status)
-            except requests.ConnectionError:
-                on_status("error")
-                message = (
-                    f"cannot reach the API at {client.api_url}: is the stack running? Start one with "
-                    "`image-analyzer up`, or check the URL given to --api"
-                )
-                return JobResult(name, "", "error", {"errorCode": "CONNECTION", "error": message}, 0.0)
-            except ApiError as exc:  # an API refusal is a result too
-                on_status("error")
-                if exc.status == 401:
-                    message = (
-                        f"the API at {client.api_url} needs a token (401): pass --token or set {TOKEN_ENV} "
-                        "(`image-analyzer up --auth` prints one for a local stack)"
-                    )
-                    return JobResult(name, "", "error", {"errorCode": "UNAUTHORIZED", "error": message}, 0.0)
-                return JobResult(name, "", "error", {"errorCode": "CLIENT", "error": str(exc)}, 0.0)
+                job_id = archive.with_retries(lambda: client.submit(name, data, file_type))
+                on_status("uploaded")
+                record = client.wait(job_id, timeout, on_status)
+                outputs = _save_outputs(client, source.path, record, out, window) if out is not None else []
+            except archive.QuotaExhausted:
+                raise
             except Exception as exc:
                 on_status("error")
-                return JobResult(name, "", "error", {"errorCode": "CLIENT", "error": str(exc)}, 0.0)
+                return _failure_record(client, exc), time.perf_counter() - began, []
+            return record, time.perf_counter() - began, outputs
 
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            results = list(pool.map(lambda item: run(*item), items))
-    for result in results:
-        _describe(result)
-        url = result.record.get("imageUrl")
-        if out is not None and url:
-            out.mkdir(parents=True, exist_ok=True)
-            target = (
-                out
-                / f"{Path(result.name).stem}.analysed{'.png' if result.record['results'].get('dicom') else Path(result.name).suffix}"
-            )
-            target.write_bytes(client.download(url))
-            console.print(f"  saved {target}")
-            if window and (result.record["results"].get("dicom") or {}).get("window"):
-                view = client.render(result.job_id, window)
-                target = out / f"{Path(result.name).stem}.{view['view']}.png"
-                target.write_bytes(client.download(view["imageUrl"]))
-                console.print(f"  saved {target} (window {view['view']})")
-            if crop_url := result.record.get("croppedImageUrl"):
-                crop = out / f"{Path(result.name).stem}.crop.png"
-                crop.write_bytes(client.download(crop_url))
-                console.print(f"  saved {crop} (the classifier's crop)")
-    return results
+        def on_row(row: dict[str, Any], stats: archive.RunStats) -> None:
+            rows.append(row)
+            if few:
+                if row["path"] in tasks:
+                    progress.update(tasks[row["path"]], completed=4, state=row["status"])
+                return
+            counts = ", ".join(f"{status} {n}" for status, n in sorted(stats.by_status.items()))
+            rate = stats.done / max(time.monotonic() - started, 1e-6)
+            progress.update(run_task, completed=stats.done, total=stats.total, state=counts, rate=f"{rate:.1f}/s")
+
+        try:
+            stats = archive.run(client, sources, report, analyse_one, jobs, done, on_row)
+        except archive.QuotaExhausted as exc:
+            progress.stop()
+            wait = f" (in {exc.retry_after_s / 3600:.1f} h)" if exc.retry_after_s else ""
+            console.print(f"[red]stopped: {exc}{wait}[/] Rerun with --resume REPORT then: finished files are skipped.")
+            raise
+    if few:
+        for row in rows:
+            _describe_row(row)
+    return stats, rows
+
+
+def _describe_row(row: dict[str, Any]) -> None:
+    if row["status"] == "skipped":
+        console.print(f"[yellow]- {row['path']}[/]: skipped, {row['reason']}")
+        return
+    record = row.get("record") or {}
+    _describe(JobResult(row["path"], row.get("jobId") or "", row["status"], record, float(row.get("seconds") or 0)))
+    for saved in row.get("outputs") or []:
+        console.print(f"  saved {saved}")
+
+
+def _summary(stats: archive.RunStats) -> None:
+    errors = sum(n for status, n in stats.by_status.items() if status == "error")
+    complete = stats.by_status.get("complete", 0)
+    parts = [f"{complete} complete, {errors} error"]
+    if skipped := stats.by_status.get("skipped", 0):
+        parts.append(f"{skipped} skipped")
+    if stats.resumed:
+        parts.append(f"{stats.resumed} already in the report (not uploaded again)")
+    console.print(", ".join(parts))
+    if stats.by_error:
+        console.print("  errors: " + ", ".join(f"{code} {n}" for code, n in sorted(stats.by_error.items())))
+    if stats.total > FEW_FILES and stats.slowest:
+        console.print("  slowest: " + ", ".join(f"{path} {seconds:.1f} s" for seconds, path in stats.slowest))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -254,22 +330,39 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.classifier and not Path(args.classifier).is_file():
         console.print(f"[red]no such classifier spec:[/] {args.classifier}")
         return 2
-    files = [Path(f) for f in args.files]
-    missing = [str(f) for f in files if not f.is_file()]
+    if args.jobs < 1:
+        console.print("[red]--jobs must be at least 1[/]")
+        return 2
+    missing = [f for f in args.files if not Path(f).exists()]
     if missing:
         console.print(f"[red]no such file:[/] {', '.join(missing)}")
         return 2
-    with ExitStack() as stack_scope:
-        api = args.api
-        if api is None:
-            stack = _start_stack(args.backend, classifier=args.classifier)
-            stack_scope.callback(stack.stop)
-            api = stack.api_url
-        items = [(f.name, f.read_bytes()) for f in files]
-        results = analyze(ApiClient(api, token=args.token), items, Path(args.out), args.timeout, args.window)
-    failed = sum(not r.ok for r in results)
-    console.print(f"{len(results) - failed} complete, {failed} error")
-    return 1 if failed else 0
+    sources = list(archive.discover([Path(f) for f in args.files], args.max_bytes))
+    report_path = Path(args.report) if args.report else Path(args.resume) if args.resume else None
+    done = archive.already_done(Path(args.resume)) if args.resume else None
+    report = archive.Report(report_path) if report_path else None
+    try:
+        with ExitStack() as stack_scope:
+            api = args.api
+            if api is None:
+                stack = _start_stack(args.backend, classifier=args.classifier)
+                stack_scope.callback(stack.stop)
+                api = stack.api_url
+            client = ApiClient(api, token=args.token)
+            stats, _ = analyze(client, sources, Path(args.out), args.timeout, args.window, report, args.jobs, done)
+    except archive.QuotaExhausted:
+        return 1
+    except KeyboardInterrupt:
+        where = f" {report_path} holds every finished file: rerun with --resume {report_path}" if report_path else ""
+        console.print(f"interrupted.{where}")
+        return 130
+    finally:
+        if report:
+            report.close()
+    _summary(stats)
+    if report_path:
+        console.print(f"report: {report_path}")
+    return 1 if stats.by_status.get("error") else 0
 
 
 def demo_items() -> list[tuple[str, bytes]]:
@@ -299,14 +392,15 @@ def demo_items() -> list[tuple[str, bytes]]:
 def cmd_demo(args: argparse.Namespace) -> int:
     stack = _start_stack(args.backend)
     try:
-        results = analyze(ApiClient(stack.api_url), demo_items(), Path(args.out), args.timeout)
+        sources = [archive.Source(name, len(data), lambda data=data: data) for name, data in demo_items()]
+        _, rows = analyze(ApiClient(stack.api_url), sources, Path(args.out), args.timeout)
     finally:
         stack.stop()
-    expected_errors = [r for r in results if r.name == "not-an-image.jpg"]
-    unexpected = [r for r in results if not r.ok and r not in expected_errors]
+    expected_errors = [r for r in rows if r["path"] == "not-an-image.jpg"]
+    unexpected = [r for r in rows if r["status"] != "complete" and r not in expected_errors]
     console.print(
-        f"\n{sum(r.ok for r in results)} complete; the PDF named .jpg ended "
-        f"{expected_errors[0].record.get('errorCode') if expected_errors else '?'} as it should. Images saved in {args.out}/"
+        f"\n{sum(r['status'] == 'complete' for r in rows)} complete; the PDF named .jpg ended "
+        f"{expected_errors[0].get('errorCode') if expected_errors else '?'} as it should. Images saved in {args.out}/"
     )
     return 1 if unexpected else 0
 
@@ -375,7 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(run=cmd_up)
     an = _subcommand(commands, "analyze", "analyse image or DICOM files", [backend_option])
-    an.add_argument("files", nargs="+", help="JPEG, PNG, GIF, WebP, BMP, TIFF or DICOM files")
+    an.add_argument(
+        "files", nargs="+", help="JPEG, PNG, GIF, WebP, BMP, TIFF or DICOM files, folders (recursive) and zip files"
+    )
     an.add_argument("--api", help="API URL of a running stack (default: start a local one)")
     an.add_argument(
         "--token",
@@ -384,6 +480,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     an.add_argument("--out", default="analysed", help="folder for the analysed images")
     an.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each job")
+    an.add_argument("--jobs", type=int, default=archive.DEFAULT_JOBS, help="files in flight at once")
+    an.add_argument(
+        "--report", metavar="FILE", help="a row per file as it finishes: JSON lines, or CSV when FILE ends in .csv"
+    )
+    an.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="skip every file whose sha256 has a finished row in this report (and append to it)",
+    )
+    an.add_argument(
+        "--max-bytes",
+        type=int,
+        default=archive.DEFAULT_MAX_UPLOAD_BYTES,
+        help="files larger than this are listed as skipped, not uploaded (the stack's maxUploadBytes)",
+    )
     an.add_argument(
         "--classifier", metavar="SPEC", help="run this ONNX classifier spec (JSON) on the local stack it starts"
     )

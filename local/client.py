@@ -26,11 +26,19 @@ _TYPES = {
 }
 
 
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:  # an HTTP date: not sent by this API
+        return None
+
+
 class ApiError(RuntimeError):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, status: int, body: dict[str, Any], retry_after: float | None = None) -> None:
         super().__init__(f"{status} {body.get('error', '')}: {body.get('message', body)}")
         self.status = status
         self.body = body
+        self.retry_after = retry_after  # seconds, from the answer's Retry-After (429, 503)
 
 
 @dataclass
@@ -75,7 +83,7 @@ class ApiClient:
         except ValueError:
             body = {"message": response.text[:200]}
         if response.status_code >= 400:
-            raise ApiError(response.status_code, body)
+            raise ApiError(response.status_code, body, _seconds(response.headers.get("Retry-After")))
         return body
 
     def request_upload(self, name: str, file_type: str, size: int | None = None) -> dict[str, Any]:
