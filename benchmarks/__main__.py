@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import local_stack, redaction, render
+from benchmarks import archive, local_stack, redaction, render
 
 
 def main() -> int:
@@ -14,7 +14,9 @@ def main() -> int:
     print("\n== Burned-in text over the DICOM samples ==")
     status = status or redaction.main(args)
     print("\n== Local stack ==")
-    return status or local_stack.main(args)
+    status = status or local_stack.main(args)
+    print("\n== An archive through analyze, and its cost on AWS ==")
+    return status or archive.main(args)
 
 
 if __name__ == "__main__":

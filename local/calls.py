@@ -1,7 +1,7 @@
 """The AWS API calls each function makes, recorded in its local worker: what its IAM role must allow.
 
-With ``IMAGE_ANALYZER_CALL_LOG`` set to a file, every worker of the local runtime appends one JSON line per distinct
-call it makes: the function, the service and operation (botocore's names, presigned URLs included: they are signed
+With ``IMAGE_ANALYZER_CALL_LOG`` set to a file, every worker of the local runtime appends one JSON line per call it
+makes (what a run costs is counted from them; what a role needs, from the distinct ones): the function, the service and operation (botocore's names, presigned URLs included: they are signed
 with the function's role), and the resource in the terms of the deployed stack (the data bucket's prefix, the
 table, …). A botocore event hook on every client the function creates; nothing in the functions knows of it.
 """
@@ -48,7 +48,6 @@ class CallRecorder:
     def __init__(self, path: Path, function: str) -> None:
         self._path = path
         self._function = function
-        self._seen: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
 
     def on_parameters(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
@@ -58,14 +57,9 @@ class CallRecorder:
         self.record(service, model.name, resource_of(service, params, dict(os.environ)))
 
     def record(self, service: str, operation: str, resource: str) -> None:
-        call = (service, operation, resource)
-        with self._lock:
-            if call in self._seen:
-                return
-            self._seen.add(call)
-        line = {"function": self._function, "service": call[0], "operation": call[1], "resource": call[2]}
+        line = {"function": self._function, "service": service, "operation": operation, "resource": resource}
         # One short line per write on a file opened for appending: writers in several workers never interleave.
-        with self._path.open("a") as out:
+        with self._lock, self._path.open("a") as out:
             out.write(json.dumps(line) + "\n")
 
 
@@ -93,7 +87,7 @@ def install(path: Path, function: str) -> None:
 
 
 def read(path: Path) -> list[dict[str, str]]:
-    """Every call recorded in the file (each distinct call once per worker: duplicates are harmless)."""
+    """Every call recorded in the file, one entry per call."""
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import select
@@ -156,6 +157,8 @@ class Worker:
         # The most memory the worker and the processes it forked used at once, as sampled while busy (MB).
         self.peak_memory_mb = 0.0
         self.memory_kills = 0
+        # Lambda bills each invocation's duration, rounded up to the millisecond, at the function's memory size.
+        self.billed_ms = 0
         # The event being handled now (None when idle): lets operators and fault tests see what a worker is doing.
         self.current_event: dict[str, Any] | None = None
         self._ready = False
@@ -261,10 +264,12 @@ class Worker:
             self.restart()
         self.await_ready()
         self.current_event = event
+        started = time.perf_counter()
         try:
             response = self._exchange(event, timeout_s)
         finally:
             self.current_event = None
+            self.billed_ms += math.ceil((time.perf_counter() - started) * 1000)
         if isinstance(response, InvocationError):  # the worker died or timed out: replace it, then report
             self.restart()
             raise response
