@@ -25,6 +25,7 @@ from pathlib import Path
 from PIL import Image
 
 from local import archive, calls, costs
+from local.runtime import peak_resident_mb
 from local.stack import LocalStack, StackOptions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,16 +105,6 @@ def build(root: Path, files: int) -> int:
     return count
 
 
-def _high_water_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
-
-
 def timed(command: list[str]) -> tuple[float, float, str]:
     """(seconds, the process's peak resident MB, its output). The peak is the kernel's high-water mark of the
     process itself, read while it runs: a child's ru_maxrss would start from this benchmark's own size (Linux
@@ -123,7 +114,9 @@ def timed(command: list[str]) -> tuple[float, float, str]:
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
         peak = 0.0
         while process.poll() is None:
-            peak = max(peak, _high_water_mb(process.pid))  # monotonic: the last reading before exit is the peak
+            peak = max(
+                peak, peak_resident_mb(process.pid) or 0.0
+            )  # monotonic: the last reading before exit is the peak
             time.sleep(0.05)  # a sampling interval, not a wait for anything
         log.seek(0)
         output = log.read()

@@ -92,9 +92,7 @@ def classifier_objects(
         )
         arns = [pulumi.Output.concat(artifacts.arn, "/", o.key) for o in (spec_object, model_object)]
         return pulumi.Output.concat("s3://", artifacts.id, "/", spec_object.key), arns
-    if config.classifier_spec_s3:
-        if not config.classifier_model_s3:
-            raise ValueError("image-analyzer:classifierModelS3 is required with classifierSpecS3")
+    if config.classifier_spec_s3:  # with classifierModelS3: StackConfig.load checked that they come together
         arns = [s3_object_arn(config.classifier_spec_s3), s3_object_arn(config.classifier_model_s3)]
         return config.classifier_spec_s3, arns
     return None
