@@ -67,7 +67,7 @@ def slice_512(seed: int) -> bytes:
     """A CT-sized slice (512², 16-bit, half a megabyte), distinct per seed: what a study holds hundreds of."""
     import numpy as np
 
-    from tests.support import make_dicom
+    from tests.harness.files import make_dicom
 
     pixels = (np.add.outer(np.arange(512), np.arange(512)) * 3 + seed * 7) % 4000
     return make_dicom(pixels.astype(np.uint16), modality="CT", rescale=(1.0, -1024.0))

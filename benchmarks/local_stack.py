@@ -25,7 +25,7 @@ import requests
 from PIL import Image
 
 from local.client import ApiClient
-from local.emulator import BACKENDS, BackendUnavailable, local_client
+from local.emulators import BACKENDS, BackendUnavailable, local_client
 from local.stack import LocalStack, StackOptions
 
 TARGETS = {
@@ -45,7 +45,7 @@ def dicom_files() -> dict[str, bytes]:
     """pydicom's annotated ultrasound (a hospital name and IDs burned in) and a 3.6 MP CR with a name in its corner."""
     from pydicom.data import get_testdata_file
 
-    from tests.canaries import annotated_cr
+    from tests.harness.canaries import annotated_cr
 
     ultrasound = Path(str(get_testdata_file("US1_J2KR.dcm"))).read_bytes()
     return {ULTRASOUND: ultrasound, CR: annotated_cr((1800, 2000), ["OKONKWO CHIDI", "ACC 90311842"], 48)}
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def inference_idle(runs: int = 50) -> float:
-    from local.labels.classifier import Classifier
+    from local.label_service.label_model import Classifier
 
     classifier = Classifier()
     image = Image.open(io.BytesIO(photo(1, 512)))

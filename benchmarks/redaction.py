@@ -15,9 +15,9 @@ from PIL import Image
 
 from image_analyzer.errors import ProcessingError
 from image_analyzer.processing import analyse
-from local.labels.classifier import Classifier
-from local.labels.detections import WordFilter, text_detections
-from local.labels.text import TextReader
+from local.label_service.detections import WordFilter, text_detections
+from local.label_service.label_model import Classifier
+from local.label_service.text import TextReader
 from local.samples import all_sample_paths
 
 QUICK_FILES = ("US1_J2KR.dcm", "CT_small.dcm", "MR_small.dcm", "RG3_J2KI.dcm")

@@ -20,6 +20,7 @@ from PIL import Image
 from pydicom.pixels import pixel_array
 
 from image_analyzer import dicom
+from local.reference_render import naive_render as reference_naive_render
 from local.samples import sample_path
 
 warnings.simplefilter("ignore")
@@ -28,7 +29,7 @@ warnings.simplefilter("ignore")
 def naive_render(path: Path, frame: int | None = None) -> bytes:
     """The reference approach end to end: every frame decoded, per-image min/max, Pillow's default PNG."""
     buffer = io.BytesIO()
-    Image.fromarray(dicom.naive_render(path.read_bytes(), frame)).save(buffer, format="PNG")
+    Image.fromarray(reference_naive_render(path.read_bytes(), frame)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

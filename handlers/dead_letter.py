@@ -6,7 +6,6 @@ for memory or time), so that no job stays ``processing`` for good.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,13 +13,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from image_analyzer import aws
-from image_analyzer.config import bool_setting, required
+from image_analyzer.adapters import adapters
+from image_analyzer.config import bool_setting
 from image_analyzer.events import object_keys, s3_event_from_message
-from image_analyzer.objects import ObjectStore
 from image_analyzer.observability import get_logger, get_metrics, get_tracer
 from image_analyzer.processing import Outcome, end_dead_lettered
-from image_analyzer.store import JobStore
 
 logger = get_logger()
 metrics = get_metrics()
@@ -28,22 +25,12 @@ tracer = get_tracer()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@functools.cache
-def store() -> JobStore:
-    return JobStore(aws.dynamodb_table(required("TABLE_NAME")))
-
-
-@functools.cache
-def objects() -> ObjectStore:
-    return ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET"))
-
-
 def _handle_record(record: SQSRecord) -> None:
     s3_event = s3_event_from_message(record.body)
     if s3_event is None:
         return
     for key in object_keys(s3_event):
-        result = end_dead_lettered(store(), objects(), key, bool_setting("KEEP_ORIGINALS"))
+        result = end_dead_lettered(adapters().jobs, adapters().objects, key, bool_setting("KEEP_ORIGINALS"))
         extra = {"jobId": result.job_id, "outcome": result.outcome.value}
         if result.outcome is Outcome.FAILED:
             logger.warning("job ended PROCESSING_FAILED after its message was dead-lettered", extra=extra)

@@ -5,7 +5,6 @@ Every record of every message is processed; one bad image never re-drives its ne
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,14 +13,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_analyzer import aws
-from image_analyzer.config import bool_setting, choice_setting, float_setting, int_setting, required, setting
+from image_analyzer.adapters import adapters
+from image_analyzer.classifier import ClassifierStage, StageState
+from image_analyzer.config import bool_setting, choice_setting, float_setting, int_setting, setting
 from image_analyzer.events import object_keys, s3_event_from_message
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
 from image_analyzer.observability import get_logger, get_metrics, get_tracer
 from image_analyzer.processing import Outcome, Processor, Result
 from image_analyzer.redaction import RedactMode
-from image_analyzer.store import JobStore
 from image_analyzer.text import TextDetector
 
 logger = get_logger()
@@ -31,35 +31,33 @@ tracer = get_tracer()
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@functools.cache
+@aws.per_container
 def processor() -> Processor:
     return Processor(
-        store=JobStore(aws.dynamodb_table(required("TABLE_NAME"))),
-        objects=ObjectStore(aws.s3_client(), required("UPLOAD_BUCKET")),
+        store=adapters().jobs,
+        objects=adapters().objects,
         labels=LabelDetector(aws.rekognition_client(), int_setting("MAX_LABELS", 1), float_setting("MIN_CONFIDENCE")),
         max_upload_bytes=int_setting("MAX_UPLOAD_BYTES", minimum=1),
         text=TextDetector(aws.rekognition_client()),
         redact_mode=RedactMode(choice_setting("REDACT_TEXT", tuple(RedactMode))),
-        classifier=classifier if setting("CLASSIFIER_SPEC") else None,
+        classifier=classifier_stage(),
         keep_originals=bool_setting("KEEP_ORIGINALS"),
         decode_time_limit_s=float_setting("DECODE_TIME_LIMIT_S") or None,
     )
 
 
-@functools.cache
-def classifier() -> Any:
+@aws.per_container
+def classifier_stage() -> ClassifierStage:
     """The configured model, loaded once per warm worker (or why it cannot be loaded, recorded on each job)."""
-    from image_analyzer.classifier import ClassifierError
-    from image_analyzer.models import load_classifier
+    from image_analyzer.models import load_stage  # onnxruntime: only with a classifier configured
 
     def s3_read(bucket: str, key: str) -> bytes:
         return ObjectStore(aws.s3_client(), bucket).read_all(key)
 
-    try:
-        return load_classifier(setting("CLASSIFIER_SPEC"), s3_read)
-    except ClassifierError as exc:
-        logger.error("classifier unavailable; jobs complete without it", extra={"reason": str(exc)})
-        return exc
+    stage = load_stage(setting("CLASSIFIER_SPEC"), s3_read)
+    if stage.state is StageState.BROKEN:
+        logger.error("classifier unavailable; jobs complete without it", extra={"reason": stage.reason})
+    return stage
 
 
 def lease_seconds(context: LambdaContext) -> float:

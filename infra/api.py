@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from image_analyzer.definitions import PROJECT, ROUTES
+from image_analyzer.definitions import CORS, PROJECT, ROUTES
 from infra.config import StackConfig
 
 # Who called, from where, and what came of it: API Gateway writes one JSON line per request.
@@ -42,10 +42,10 @@ class Api(pulumi.ComponentResource):
             protocol_type="HTTP",
             cors_configuration={
                 "allow_origins": config.allowed_origins,
-                "allow_methods": sorted({r.method for r in ROUTES} | {"OPTIONS"}),
-                "allow_headers": ["authorization", "content-type"],
-                "expose_headers": ["retry-after"],
-                "max_age": 600,
+                "allow_methods": CORS.api_methods,
+                "allow_headers": list(CORS.api_headers),
+                "expose_headers": list(CORS.api_expose_headers),
+                "max_age": CORS.max_age_s,
             },
             tags=tags,
             opts=child,

@@ -7,7 +7,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,62 +17,6 @@ from image_analyzer.definitions import FUNCTIONS, PROJECT, QUEUE, SETTINGS, Stac
 
 AUTH_MODES = ("cognito", "jwt", "none")
 REDACT_MODES = ("dicom", "all", "none")
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    architecture: str = "arm64"
-    allowed_origins: list[str] = field(default_factory=lambda: ["*"])
-    max_upload_bytes: int = int(SETTINGS["MAX_UPLOAD_BYTES"].default)
-    url_expiry_seconds: int = int(SETTINGS["URL_EXPIRY_SECONDS"].default)
-    min_confidence: float = float(SETTINGS["MIN_CONFIDENCE"].default)
-    max_labels: int = int(SETTINGS["MAX_LABELS"].default)
-    retention_days: int = int(SETTINGS["RETENTION_DAYS"].default)
-    processor_concurrency: int = QUEUE.max_concurrency
-    max_receive_count: int = int(SETTINGS["MAX_RECEIVE_COUNT"].default)
-    # CloudWatch.16 asks for at least a year.
-    log_retention_days: int = 365
-    api_rate_limit: float = 20.0
-    api_burst_limit: int = 40
-    layer_zip: str | None = None
-    force_destroy: bool = False
-    # Authentication: a JWT authorizer on every route. "cognito" (the default) creates a user pool and app client;
-    # "jwt" trusts any OIDC issuer (jwtIssuer, jwtAudience); "none" is an open API, and must be asked for.
-    auth: str = "cognito"
-    jwt_issuer: str | None = None
-    jwt_audience: list[str] = field(default_factory=list)
-    daily_upload_quota: int = int(SETTINGS["DAILY_UPLOAD_QUOTA"].default)
-    daily_render_quota: int = int(SETTINGS["DAILY_RENDER_QUOTA"].default)
-    max_custom_views: int = int(SETTINGS["MAX_CUSTOM_VIEWS"].default)
-    # Uploads are deleted once processed; keepOriginals keeps them until the uploads/ lifecycle expires them.
-    keep_originals: bool = False
-    # Text burned into the pixels is found with DetectText and filled: "dicom" (every DICOM render), "all", "none".
-    redact_text: str = SETTINGS["REDACT_TEXT"].default
-    # Seconds a file's decode may take before its job ends DECODE_TIMED_OUT (0: no limit); under the timeout.
-    decode_time_limit_seconds: float = float(SETTINGS["DECODE_TIME_LIMIT_S"].default)
-    # Overwritten and deleted objects stay as noncurrent versions this long (recovery from a mistake), then go.
-    noncurrent_version_days: int = 7
-    customer_managed_key: bool = False
-    deletion_protection: bool = True
-    alarm_email: str | None = None
-    # The optional classifier stage: a spec file (uploaded with its model by this program), or objects already in S3.
-    classifier_spec: str | None = None
-    classifier_spec_s3: str | None = None
-    classifier_model_s3: str | None = None
-
-    @staticmethod
-    def load() -> StackConfig:
-        """Every ``image-analyzer:`` setting read and validated before any resource is created: a value out of its
-        range, or a key the program does not know (a typo would silently deploy the default), stops the program
-        with every problem named — the key, the value and what is allowed."""
-        return from_values(configured_values())
-
-    def settings(self) -> StackSettings:
-        """The functions' environment: each setting that is a function variable, rendered as the function reads it."""
-        values = StackSettings().values | {
-            key.env: key.render(getattr(self, key.field)) for key in KEYS.values() if key.env is not None
-        }
-        return StackSettings(values)
 
 
 class SettingError(ValueError):
@@ -89,6 +33,8 @@ class Key:
     parse: Callable[[str], Any]  # raises ValueError saying what is allowed
     env: str | None = None
     render: Callable[[Any], str] = str
+    default: Any = None
+    description: str = ""
 
 
 def _integer(low: int, high: int) -> Callable[[str], int]:
@@ -186,52 +132,157 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 _S3_URI = r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+"
 _PROCESSOR_TIMEOUT_S = FUNCTIONS["process_image"].timeout_s
 
-KEYS: dict[str, Key] = {
-    key.name: key
-    for key in (
-        Key("architecture", "architecture", _choice("arm64", "x86_64")),
-        Key("allowedOrigins", "allowed_origins", _origins, "ALLOWED_ORIGINS", ",".join),
-        Key("auth", "auth", _choice(*AUTH_MODES)),
-        Key(
-            "jwtIssuer",
-            "jwt_issuer",
-            _matching(r"https://\S+", f"an https:// URL, the OIDC issuer that {PROJECT}:auth jwt trusts"),
-        ),
-        Key("jwtAudience", "jwt_audience", _string_list),
-        Key("dailyUploadQuota", "daily_upload_quota", _integer(0, 1_000_000), "DAILY_UPLOAD_QUOTA"),
-        Key("dailyRenderQuota", "daily_render_quota", _integer(0, 1_000_000), "DAILY_RENDER_QUOTA"),
-        Key("maxCustomViews", "max_custom_views", _integer(0, 1000), "MAX_CUSTOM_VIEWS"),
-        # The processor reads an upload whole, within its 1024 MB.
-        Key("maxUploadBytes", "max_upload_bytes", _integer(1, 100 * 1024 * 1024), "MAX_UPLOAD_BYTES"),
-        Key("urlExpirySeconds", "url_expiry_seconds", _integer(1, 604_800), "URL_EXPIRY_SECONDS"),  # SigV4: 7 days
-        Key("minConfidence", "min_confidence", _number(0, 100), "MIN_CONFIDENCE", lambda v: f"{v:g}"),
-        Key("maxLabels", "max_labels", _integer(1, 1000), "MAX_LABELS"),
-        Key("retentionDays", "retention_days", _integer(1, 3650), "RETENTION_DAYS"),
-        Key("keepOriginals", "keep_originals", _boolean, "KEEP_ORIGINALS", lambda v: "true" if v else "false"),
-        Key("redactText", "redact_text", _choice(*REDACT_MODES), "REDACT_TEXT"),
-        Key(
-            "decodeTimeLimitSeconds",
-            "decode_time_limit_seconds",
-            _number(0, _PROCESSOR_TIMEOUT_S, high_open=True),
-            "DECODE_TIME_LIMIT_S",
-            lambda v: f"{v:g}",
-        ),
-        Key("noncurrentVersionDays", "noncurrent_version_days", _integer(1, 3650)),
-        Key("processorConcurrency", "processor_concurrency", _integer(2, 1000)),  # SQS event source's range
-        Key("maxReceiveCount", "max_receive_count", _integer(1, 1000), "MAX_RECEIVE_COUNT"),  # SQS redrive's range
-        Key("logRetentionDays", "log_retention_days", _one_of(LOG_RETENTION_DAYS)),
-        Key("apiRateLimit", "api_rate_limit", _number(0.001, 10_000)),
-        Key("apiBurstLimit", "api_burst_limit", _integer(0, 5000)),
-        Key("customerManagedKey", "customer_managed_key", _boolean),
-        Key("deletionProtection", "deletion_protection", _boolean),
-        Key("forceDestroy", "force_destroy", _boolean),
-        Key("alarmEmail", "alarm_email", _matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")),
-        Key("layerZip", "layer_zip", _existing_file),
-        Key("classifierSpec", "classifier_spec", _existing_file),
-        Key("classifierSpecS3", "classifier_spec_s3", _matching(_S3_URI, "an s3://bucket/key URI")),
-        Key("classifierModelS3", "classifier_model_s3", _matching(_S3_URI, "an s3://bucket/key URI")),
+
+def _setting(
+    key: str,
+    default: Any,
+    parse: Callable[[str], Any],
+    description: str,
+    env: str | None = None,
+    render: Callable[[Any], str] = str,
+) -> Any:
+    """A StackConfig field and everything about its stack setting, declared together."""
+    meta = {"key": Key(key, "", parse, env, render, default, description)}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _default(variable: str) -> str:
+    return SETTINGS[variable].default
+
+
+_on_off = lambda value: "true" if value else "false"  # noqa: E731
+_number_text = lambda value: f"{value:g}"  # noqa: E731
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Every stack setting, declared once: its field and type here, with its Pulumi key, default, allowed values,
+    the function variable it becomes and what it does. ``KEYS``, ``load`` and the settings' documentation derive
+    from it."""
+
+    architecture: str = _setting(
+        "architecture", "arm64", _choice("arm64", "x86_64"), "the functions' and the layer's architecture"
     )
-}
+    allowed_origins: list[str] = _setting(  # noqa: RUF009 - a field() with a default_factory
+        "allowedOrigins", ["*"], _origins, "CORS origins of the API and the bucket", "ALLOWED_ORIGINS", ",".join
+    )
+    # Authentication: a JWT authorizer on every route. "cognito" (the default) creates a user pool and app client;
+    # "jwt" trusts any OIDC issuer (jwtIssuer, jwtAudience); "none" is an open API, and must be asked for.
+    auth: str = _setting(
+        "auth", "cognito", _choice(*AUTH_MODES), "cognito, jwt (any OIDC issuer) or none (an open API)"
+    )
+    jwt_issuer: str | None = _setting(
+        "jwtIssuer",
+        None,
+        _matching(r"https://\S+", f"an https:// URL, the OIDC issuer that {PROJECT}:auth jwt trusts"),
+        "the OIDC issuer that auth jwt trusts",
+    )
+    jwt_audience: list[str] = _setting("jwtAudience", [], _string_list, "the audiences auth jwt accepts")  # noqa: RUF009
+    daily_upload_quota: int = _setting(
+        "dailyUploadQuota", int(_default("DAILY_UPLOAD_QUOTA")), _integer(0, 1_000_000),
+        "uploads per caller per UTC day (0: none)", "DAILY_UPLOAD_QUOTA",
+    )  # fmt: skip
+    daily_render_quota: int = _setting(
+        "dailyRenderQuota", int(_default("DAILY_RENDER_QUOTA")), _integer(0, 1_000_000),
+        "views /render renders per caller per UTC day (0: none)", "DAILY_RENDER_QUOTA",
+    )  # fmt: skip
+    max_custom_views: int = _setting(
+        "maxCustomViews", int(_default("MAX_CUSTOM_VIEWS")), _integer(0, 1000), "custom windows kept per job",
+        "MAX_CUSTOM_VIEWS",
+    )  # fmt: skip
+    # The processor reads an upload whole, within its 1024 MB.
+    max_upload_bytes: int = _setting(
+        "maxUploadBytes", int(_default("MAX_UPLOAD_BYTES")), _integer(1, 100 * 1024 * 1024),
+        "the largest upload accepted", "MAX_UPLOAD_BYTES",
+    )  # fmt: skip
+    url_expiry_seconds: int = _setting(
+        "urlExpirySeconds", int(_default("URL_EXPIRY_SECONDS")), _integer(1, 604_800),  # SigV4: 7 days
+        "lifetime of presigned URLs", "URL_EXPIRY_SECONDS",
+    )  # fmt: skip
+    min_confidence: float = _setting(
+        "minConfidence", float(_default("MIN_CONFIDENCE")), _number(0, 100), "the lowest label confidence kept",
+        "MIN_CONFIDENCE", _number_text,
+    )  # fmt: skip
+    max_labels: int = _setting(
+        "maxLabels", int(_default("MAX_LABELS")), _integer(1, 1000), "labels kept per image", "MAX_LABELS"
+    )
+    retention_days: int = _setting(
+        "retentionDays", int(_default("RETENTION_DAYS")), _integer(1, 3650),
+        "job TTL and lifecycle of what jobs show", "RETENTION_DAYS",
+    )  # fmt: skip
+    # Uploads are deleted once processed; keepOriginals keeps them until the uploads/ lifecycle expires them.
+    keep_originals: bool = _setting(
+        "keepOriginals", False, _boolean, "keep uploads instead of deleting them", "KEEP_ORIGINALS", _on_off
+    )
+    # Text burned into the pixels is found with DetectText and filled: "dicom" (every DICOM render), "all", "none".
+    redact_text: str = _setting(
+        "redactText", _default("REDACT_TEXT"), _choice(*REDACT_MODES), "burned-in text redaction: dicom, all or none",
+        "REDACT_TEXT",
+    )  # fmt: skip
+    # Seconds a file's decode may take before its job ends DECODE_TIMED_OUT (0: no limit); under the timeout.
+    decode_time_limit_seconds: float = _setting(
+        "decodeTimeLimitSeconds", float(_default("DECODE_TIME_LIMIT_S")),
+        _number(0, _PROCESSOR_TIMEOUT_S, high_open=True), "one file's decode, stopped past it (0: no limit)",
+        "DECODE_TIME_LIMIT_S", _number_text,
+    )  # fmt: skip
+    # Overwritten and deleted objects stay as noncurrent versions this long (recovery from a mistake), then go.
+    noncurrent_version_days: int = _setting(
+        "noncurrentVersionDays", 7, _integer(1, 3650), "days overwritten or deleted objects stay recoverable"
+    )
+    processor_concurrency: int = _setting(
+        "processorConcurrency", QUEUE.max_concurrency, _integer(2, 1000),  # the SQS event source's range
+        "the SQS event source's maximum concurrency",
+    )  # fmt: skip
+    max_receive_count: int = _setting(
+        "maxReceiveCount", int(_default("MAX_RECEIVE_COUNT")), _integer(1, 1000),  # SQS redrive's range
+        "deliveries before the dead-letter queue", "MAX_RECEIVE_COUNT",
+    )  # fmt: skip
+    # CloudWatch.16 asks for at least a year.
+    log_retention_days: int = _setting(
+        "logRetentionDays", 365, _one_of(LOG_RETENTION_DAYS), "days CloudWatch keeps the logs"
+    )
+    api_rate_limit: float = _setting("apiRateLimit", 20.0, _number(0.001, 10_000), "API requests/s, steady")
+    api_burst_limit: int = _setting("apiBurstLimit", 40, _integer(0, 5000), "API burst")
+    customer_managed_key: bool = _setting(
+        "customerManagedKey", False, _boolean, "a KMS key encrypts the buckets, the table and the alarm topic"
+    )
+    deletion_protection: bool = _setting(
+        "deletionProtection", True, _boolean, "deletion protection of the table and the user pool"
+    )
+    force_destroy: bool = _setting("forceDestroy", False, _boolean, "pulumi destroy may delete non-empty buckets")
+    alarm_email: str | None = _setting(
+        "alarmEmail", None, _matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address"),
+        "an address subscribed to the alarm topic",
+    )  # fmt: skip
+    layer_zip: str | None = _setting("layerZip", None, _existing_file, "a prebuilt layer (built on pulumi up if unset)")
+    # The optional classifier stage: a spec file (uploaded with its model by this program), or objects already in S3.
+    classifier_spec: str | None = _setting("classifierSpec", None, _existing_file, "an ONNX classifier's spec file")
+    classifier_spec_s3: str | None = _setting(
+        "classifierSpecS3", None, _matching(_S3_URI, "an s3://bucket/key URI"), "a classifier's spec already in S3"
+    )
+    classifier_model_s3: str | None = _setting(
+        "classifierModelS3", None, _matching(_S3_URI, "an s3://bucket/key URI"), "its model, in S3"
+    )
+
+    @staticmethod
+    def load() -> StackConfig:
+        """Every ``image-analyzer:`` setting read and validated before any resource is created: a value out of its
+        range, or a key the program does not know (a typo would silently deploy the default), stops the program
+        with every problem named — the key, the value and what is allowed."""
+        return from_values(configured_values())
+
+    def settings(self) -> StackSettings:
+        """The functions' environment: each setting that is a function variable, rendered as the function reads it."""
+        values = StackSettings().values | {
+            key.env: key.render(getattr(self, key.field)) for key in KEYS.values() if key.env is not None
+        }
+        return StackSettings(values)
+
+
+# Every setting by its Pulumi key, derived from StackConfig's declarations.
+KEYS: dict[str, Key] = {f.metadata["key"].name: replace(f.metadata["key"], field=f.name) for f in fields(StackConfig)}
 
 
 def configured_values() -> dict[str, str]:

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from image_analyzer.definitions import (
     CONVERTED_PREFIX,
+    CORS,
     TABLE_HASH_KEY,
     TABLE_NAME,
     TABLE_TTL_ATTRIBUTE,
@@ -103,11 +104,11 @@ class Storage(pulumi.ComponentResource):
             bucket=self.bucket.id,
             cors_rules=[
                 {
-                    "allowed_methods": ["GET", "PUT", "POST", "HEAD"],
+                    "allowed_methods": list(CORS.bucket_methods),
                     "allowed_origins": config.allowed_origins,
-                    "allowed_headers": ["*"],
-                    "expose_headers": ["ETag"],
-                    "max_age_seconds": 600,
+                    "allowed_headers": list(CORS.bucket_headers),
+                    "expose_headers": list(CORS.bucket_expose_headers),
+                    "max_age_seconds": CORS.max_age_s,
                 }
             ],
             opts=child,

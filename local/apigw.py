@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from image_analyzer.definitions import ROUTES
+from image_analyzer.definitions import CORS, ROUTES
 from local.auth import LocalIssuer, authorizer_context
 from local.runtime import FunctionRuntime, InvocationError
 from local.services import BackgroundHTTPServer
@@ -183,8 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
                 cors.update(
                     {
                         "Access-Control-Allow-Methods": ",".join(sorted({r.method for r in ROUTES})),
-                        "Access-Control-Allow-Headers": "authorization,content-type",
-                        "Access-Control-Max-Age": "600",
+                        "Access-Control-Allow-Headers": ",".join(CORS.api_headers),
+                        "Access-Control-Max-Age": str(CORS.max_age_s),
                     }
                 )
             self._respond(204, cors, b"")

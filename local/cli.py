@@ -28,7 +28,7 @@ from rich.table import Table
 from image_analyzer.views import PRESET_NAMES
 from local import archive
 from local.client import ApiClient, ApiError, JobResult
-from local.emulator import BACKEND_ENV, BACKENDS, BackendUnavailable
+from local.emulators import BACKEND_ENV, BACKENDS, BackendUnavailable
 
 console = Console()
 _PROGRESS = {"requested": 1, "uploaded": 2, "pending": 2, "processing": 3, "complete": 4, "error": 4}
@@ -406,7 +406,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_localstack_image(args: argparse.Namespace) -> int:
-    from local.localstack import image
+    from local.emulators.localstack import image
 
     return image.main(["--force"] if args.force else [])
 

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from image_analyzer.definitions import (
+    CORS,
     PROJECT,
     QUEUE,
     TABLE_HASH_KEY,
@@ -64,17 +65,7 @@ def provision(
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_cors(
         Bucket=bucket,
-        CORSConfiguration={
-            "CORSRules": [
-                {
-                    "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
-                    "AllowedOrigins": allowed_origins or ["*"],
-                    "AllowedHeaders": ["*"],
-                    "ExposeHeaders": ["ETag"],
-                    "MaxAgeSeconds": 600,
-                }
-            ]
-        },
+        CORSConfiguration={"CORSRules": [CORS.bucket_rule(allowed_origins or ["*"])]},
     )
 
     dynamodb.create_table(

@@ -26,7 +26,7 @@ from typing import Any
 
 from image_analyzer.definitions import FunctionDef
 from local.calls import CALL_LOG_ENV
-from local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
+from local.emulators import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 INIT_TIMEOUT_S = 30.0

@@ -23,8 +23,8 @@ import boto3
 from image_analyzer.definitions import FUNCTIONS, QUEUE, StackSettings
 from local.apigw import ApiServer
 from local.auth import LocalIssuer
-from local.emulator import BACKEND_ENV, LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Backend, start_backend
-from local.labels.service import LabelServiceProcess
+from local.emulators import BACKEND_ENV, LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Backend, start_backend
+from local.label_service.service import LabelServiceProcess
 from local.poller import QueuePoller
 from local.resources import StackResources, provision, resource_names
 from local.runtime import FunctionPool, FunctionRuntime, lambda_environment

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from local.calls import CALL_LOG_ENV
-from local.emulator import BACKEND_ENV, BACKENDS
+from local.emulators import BACKEND_ENV, BACKENDS
 from tests.harness.deployed_api import split_for_a_deployed_api
 from tests.harness.session import E2E_IN_SESSION, RUNS_LAST
 
@@ -131,15 +131,9 @@ def mock_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockStack]:
         resources = provision(boto3.session.Session(), None, suffix="test")
         monkeypatch.setenv("UPLOAD_BUCKET", resources.bucket)
         monkeypatch.setenv("TABLE_NAME", resources.table)
-        aws.reset()
-        import handlers.process_image
-
-        handlers.process_image.processor.cache_clear()
-        handlers.process_image.classifier.cache_clear()
+        aws.reset()  # clients, adapters and the processor are built once per container
         yield MockStack(resources.bucket, resources.table, resources.queue_url, resources.dlq_url)
         aws.reset()
-        handlers.process_image.processor.cache_clear()
-        handlers.process_image.classifier.cache_clear()
 
 
 _REPORTS = pytest.StashKey[list[str]]()

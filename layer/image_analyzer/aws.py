@@ -4,12 +4,22 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 
 _RETRIES = {"mode": "standard", "max_attempts": 5}
+_T = TypeVar("_T")
+_BUILT_ONCE: list[Any] = []
+
+
+def per_container(factory: Callable[[], _T]) -> Callable[[], _T]:
+    """Build once per warm container (what is built from clients and settings); forgotten by :func:`reset`."""
+    cached = functools.cache(factory)
+    _BUILT_ONCE.append(cached)
+    return cached
 
 
 @functools.cache
@@ -34,5 +44,5 @@ def rekognition_client() -> Any:
 
 def reset() -> None:
     """Forget cached clients (tests change the environment between cases)."""
-    for factory in (session, s3_client, dynamodb_table, rekognition_client):
+    for factory in (session, s3_client, dynamodb_table, rekognition_client, *_BUILT_ONCE):
         getattr(factory, "cache_clear", lambda: None)()

@@ -20,6 +20,7 @@ import io
 import json
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -246,6 +247,33 @@ def error_fields(spec: ClassifierSpec | None, error: str) -> dict[str, Any]:
         "predicted": None,
         "error": error,
     }
+
+
+class StageState(StrEnum):
+    OFF = "off"  # no classifier configured
+    READY = "ready"  # the model is loaded
+    BROKEN = "broken"  # configured, but it could not be loaded: every job records why
+
+
+@dataclass(frozen=True)
+class ClassifierStage:
+    """The classifier stage of a warm worker, loaded once: off, ready (with its model) or broken (with the reason)."""
+
+    state: StageState
+    model: Classifier | None = None
+    reason: str | None = None
+
+    @classmethod
+    def off(cls) -> ClassifierStage:
+        return cls(StageState.OFF)
+
+    @classmethod
+    def ready(cls, model: Classifier) -> ClassifierStage:
+        return cls(StageState.READY, model=model)
+
+    @classmethod
+    def broken(cls, reason: str) -> ClassifierStage:
+        return cls(StageState.BROKEN, reason=reason)
 
 
 def open_for_classification(data: bytes) -> Image.Image:

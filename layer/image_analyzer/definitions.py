@@ -8,6 +8,7 @@ This module imports nothing heavy: the API functions and the Pulumi program load
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 PROJECT = "image-analyzer"
 UPLOAD_PREFIX = "uploads/"
@@ -187,6 +188,37 @@ ROUTES: tuple[Route, ...] = (
     # A new view renders a DICOM frame (1 GB function): the most expensive call.
     Route("GET", "/render", "render_view", rate_limit=2, burst_limit=5),
 )
+
+
+@dataclass(frozen=True)
+class CorsRules:
+    """What browsers on the allowed origins may do: on the bucket (presigned uploads and image URLs) and on the
+    API. One declaration for the Pulumi program, the local stack's bucket and front, and the API handlers."""
+
+    bucket_methods: tuple[str, ...] = ("GET", "PUT", "POST", "HEAD")
+    bucket_headers: tuple[str, ...] = ("*",)
+    bucket_expose_headers: tuple[str, ...] = ("ETag",)
+    api_headers: tuple[str, ...] = ("authorization", "content-type")
+    api_expose_headers: tuple[str, ...] = ("retry-after",)
+    max_age_s: int = 600
+
+    @property
+    def api_methods(self) -> list[str]:
+        """The routes' methods, and OPTIONS for the preflight requests."""
+        return sorted({route.method for route in ROUTES} | {"OPTIONS"})
+
+    def bucket_rule(self, origins: list[str]) -> dict[str, Any]:
+        """The bucket's CORS rule in S3's API shape (PutBucketCors)."""
+        return {
+            "AllowedMethods": list(self.bucket_methods),
+            "AllowedOrigins": list(origins),
+            "AllowedHeaders": list(self.bucket_headers),
+            "ExposeHeaders": list(self.bucket_expose_headers),
+            "MaxAgeSeconds": self.max_age_s,
+        }
+
+
+CORS = CorsRules()
 
 
 @dataclass(frozen=True)

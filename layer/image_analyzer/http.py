@@ -5,9 +5,7 @@ Built on Powertools' API Gateway HTTP API resolver; imports nothing heavy (cold 
 from __future__ import annotations
 
 import binascii
-import ipaddress
 import json
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +14,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from image_analyzer.callers import Caller
 from image_analyzer.config import list_setting
+from image_analyzer.definitions import CORS
 from image_analyzer.errors import ApiError, ErrorCode
 
 # On every API response: JSON is never sniffed into something else, never cached (it holds presigned URLs), never
@@ -42,29 +42,6 @@ def error_response(status: int, code: ErrorCode, message: str, headers: dict[str
     return json_response(status, {"error": code.value, "message": message}, headers)
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the JWT subject that API Gateway's authorizer verified (None on an open stack) and the
-    source IP (what an open stack's quota counts by)."""
-
-    subject: str | None
-    source_ip: str
-
-    @property
-    def quota_key(self) -> str:
-        if self.subject:
-            return f"sub:{self.subject}"
-        try:
-            address = ipaddress.ip_address(self.source_ip)
-        except ValueError:
-            return f"ip:{self.source_ip}"
-        if address.version == 6 and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address.version == 6:  # one subscriber holds a whole /64: counted by address, each would get a quota
-            return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
-        return f"ip:{address}"
-
-
 def caller(event: APIGatewayProxyEventV2) -> Caller:
     """Raises ApiError 403 for a verified token that names no subject: API Gateway's JWT authorizer does not
     require ``sub``, and without one a job would have no owner (every caller could read it) and the quota would
@@ -77,12 +54,6 @@ def caller(event: APIGatewayProxyEventV2) -> Caller:
         if not subject:
             raise ApiError(403, ErrorCode.FORBIDDEN, "The token names no subject (sub): it cannot own a job.")
     return Caller(subject, context.http.source_ip or "unknown")
-
-
-def may_read(job: dict[str, Any], who: Caller) -> bool:
-    """A job with an owner is visible to that owner only (to anyone else it does not exist)."""
-    owner = job.get("owner")
-    return owner is None or owner == who.subject
 
 
 def request_body(event: APIGatewayProxyEventV2) -> str | None:
@@ -98,9 +69,9 @@ def cors_config() -> CORSConfig:
     return CORSConfig(
         allow_origin=origins[0],
         extra_origins=origins[1:] or None,
-        allow_headers=["Content-Type", "Authorization"],
-        expose_headers=["Retry-After"],
-        max_age=600,
+        allow_headers=list(CORS.api_headers),
+        expose_headers=list(CORS.api_expose_headers),
+        max_age=CORS.max_age_s,
     )
 
 

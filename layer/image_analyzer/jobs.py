@@ -10,6 +10,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from image_analyzer.definitions import TABLE_HASH_KEY
+
 
 class JobStatus(StrEnum):
     PENDING = "pending"
@@ -53,7 +55,7 @@ class NewJob:
 
     def to_item(self, now: datetime) -> dict[str, Any]:
         item = {
-            "jobId": self.job_id,
+            TABLE_HASH_KEY: self.job_id,
             "status": JobStatus.PENDING.value,
             "s3Key": self.s3_key,
             "fileType": self.file_type,
@@ -106,21 +108,69 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
-def api_view(item: dict[str, Any], image_url: str | None, crop_url: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Job:
+    """A job as the store reads it: plain Python values (no DynamoDB types), the record's fields by name."""
+
+    job_id: str
+    status: JobStatus
+    s3_key: str | None = None
+    file_type: str | None = None
+    owner: str | None = None
+    results: dict[str, Any] | None = None
+    image_key: str | None = None
+    crop_key: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    attempts: int = 0
+    custom_views: int = 0
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Job:
+        plain = from_dynamo(item)
+        return cls(
+            job_id=str(plain[TABLE_HASH_KEY]),
+            status=JobStatus(plain["status"]),
+            s3_key=plain.get("s3Key"),
+            file_type=plain.get("fileType"),
+            owner=plain.get("owner"),
+            results=plain.get("results"),
+            image_key=plain.get("imageKey"),
+            crop_key=plain.get("cropKey"),
+            error=plain.get("error"),
+            error_code=plain.get("errorCode"),
+            created_at=plain.get("createdAt"),
+            updated_at=plain.get("updatedAt"),
+            attempts=int(plain.get("attempts") or 0),
+            custom_views=int(plain.get("customViews") or 0),
+        )
+
+    @property
+    def dicom(self) -> dict[str, Any] | None:
+        """What the job recorded of a DICOM file (None for photos and unfinished jobs)."""
+        return (self.results or {}).get("dicom")
+
+    def readable_by(self, subject: str | None) -> bool:
+        """A job with an owner is visible to that owner only (to anyone else it does not exist)."""
+        return self.owner is None or self.owner == subject
+
+
+def api_view(job: Job, image_url: str | None, crop_url: str | None = None) -> dict[str, Any]:
     """The record in the shape the API promises (DESIGN.md, GET /get-results). With a classifier configured, the
     original clients' top-level ``flag`` (the predicted class index) and ``croppedImageUrl`` come too."""
-    plain = from_dynamo(item)
     view = {
-        "jobId": plain["jobId"],
-        "status": plain["status"],
-        "results": plain.get("results"),
+        "jobId": job.job_id,
+        "status": job.status.value,
+        "results": job.results,
         "imageUrl": image_url,
-        "error": plain.get("error"),
-        "errorCode": plain.get("errorCode"),
-        "createdAt": plain.get("createdAt"),
-        "updatedAt": plain.get("updatedAt"),
+        "error": job.error,
+        "errorCode": job.error_code,
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
     }
-    classifier = (plain.get("results") or {}).get("classifier")
+    classifier = (job.results or {}).get("classifier")
     if classifier is not None:
         view["flag"] = (classifier.get("predicted") or {}).get("index")
         view["croppedImageUrl"] = crop_url

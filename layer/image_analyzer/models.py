@@ -7,7 +7,7 @@ import posixpath
 from collections.abc import Callable
 from pathlib import Path
 
-from image_analyzer.classifier import Classifier, ClassifierError, ClassifierSpec
+from image_analyzer.classifier import Classifier, ClassifierError, ClassifierSpec, ClassifierStage
 
 
 def read_location(location: str, s3_read: Callable[[str, str], bytes]) -> bytes:
@@ -35,3 +35,14 @@ def load_classifier(location: str, s3_read: Callable[[str, str], bytes]) -> Clas
         raise
     except Exception as exc:  # missing object or file, access denied…
         raise ClassifierError(f"the classifier could not be read from {location}: {type(exc).__name__}") from exc
+
+
+def load_stage(location: str | None, s3_read: Callable[[str, str], bytes]) -> ClassifierStage:
+    """The classifier stage for a spec location (None or empty: off); a model that cannot be loaded makes the
+    stage broken, with the reason, rather than failing the worker."""
+    if not location:
+        return ClassifierStage.off()
+    try:
+        return ClassifierStage.ready(load_classifier(location, s3_read))
+    except ClassifierError as exc:
+        return ClassifierStage.broken(str(exc))

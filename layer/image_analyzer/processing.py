@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from image_analyzer import imaging
-from image_analyzer.classifier import (
-    Classifier,
-    ClassifierError,
-    open_for_classification,
-)
+from image_analyzer.classifier import ClassifierError, ClassifierStage, StageState, open_for_classification
 from image_analyzer.classifier import error_fields as classifier_error_fields
 from image_analyzer.classifier import result_fields as classifier_fields
 from image_analyzer.definitions import UPLOAD_PREFIX
@@ -229,10 +225,6 @@ def end_dead_lettered(store: JobStore, objects: ObjectStore, key: str, keep_orig
 _SERVED_EXTENSIONS = {ImageFormat.JPEG: "jpg", ImageFormat.PNG: "png"}
 
 
-# The classifier stage: None when none is configured, the loaded model, or why it could not be loaded.
-ClassifierSource = Callable[[], "Classifier | ClassifierError | None"]
-
-
 @dataclass
 class Processor:
     store: JobStore
@@ -240,7 +232,7 @@ class Processor:
     labels: LabelDetector
     max_upload_bytes: int
     text: TextDetector
-    classifier: ClassifierSource | None = None
+    classifier: ClassifierStage = field(default_factory=ClassifierStage.off)
     redact_mode: RedactMode = RedactMode.DICOM
     # Seconds a file's decode may take (in a forked child) before the job ends DECODE_TIMED_OUT; None: no limit,
     # decoded in this process.
@@ -272,10 +264,10 @@ class Processor:
             return Result(Outcome.DUPLICATE, job_id)
         if claim.outcome is ClaimOutcome.BUSY:
             return Result(Outcome.BUSY, job_id)
-        assert claim.item is not None
+        assert claim.job is not None
         try:
             try:
-                results, image_key, crop = self._analyse_and_label(job_id, key, str(claim.item.get("fileType", "")))
+                results, image_key, crop = self._analyse_and_label(job_id, key, claim.job.file_type or "")
             except ProcessingError as exc:
                 self.store.fail(job_id, exc.code.value, exc.message, utc_now())
                 return Result(Outcome.FAILED, job_id, exc.code.value, time.perf_counter() - started)
@@ -324,18 +316,17 @@ class Processor:
         if analysis.dicom is not None:
             results["dicom"] = analysis.dicom
         crop = None
-        if self.classifier is not None and (loaded := self.classifier()) is not None:
+        if self.classifier.state is not StageState.OFF:
             picture = analysis.picture if analysis.picture is not None else stored.body
-            results["classifier"], crop = self._classify(job_id, loaded, picture)
+            results["classifier"], crop = self._classify(job_id, self.classifier, picture)
         return results, image_key, crop
 
-    def _classify(
-        self, job_id: str, loaded: Classifier | ClassifierError, picture: Any
-    ) -> tuple[dict[str, Any], str | None]:
+    def _classify(self, job_id: str, stage: ClassifierStage, picture: Any) -> tuple[dict[str, Any], str | None]:
         """The second stage, on the pixels the user sees. Whatever goes wrong in it is recorded in
         ``classifier.error``; the job still completes with its labels."""
-        if isinstance(loaded, ClassifierError):
-            return classifier_error_fields(None, str(loaded)), None
+        loaded = stage.model
+        if loaded is None:
+            return classifier_error_fields(None, str(stage.reason)), None
         try:
             image = picture if not isinstance(picture, bytes) else open_for_classification(picture)
             classification = loaded.classify(image)

@@ -10,8 +10,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from image_analyzer.definitions import TABLE_HASH_KEY
 from image_analyzer.errors import ErrorCode, ProcessingError
-from image_analyzer.jobs import FINISHED, JobStatus, NewJob, iso, sources_of, storable, to_dynamo
+from image_analyzer.jobs import FINISHED, Job, JobStatus, NewJob, iso, sources_of, storable, to_dynamo
 
 # DynamoDB items hold at most 400 KB, names and values; the rest of a job's record is well under 10 KB. JSON's
 # quotes and separators make the estimate larger than DynamoDB's count, never smaller.
@@ -29,7 +30,7 @@ class ClaimOutcome(StrEnum):
 @dataclass(frozen=True)
 class Claim:
     outcome: ClaimOutcome
-    item: dict[str, Any] | None
+    job: Job | None
 
 
 def _is_condition_failure(exc: ClientError) -> bool:
@@ -42,27 +43,32 @@ def _is_item_too_large(exc: ClientError) -> bool:
     return error.get("Code") == "ValidationException" and "item size" in str(error.get("Message", "")).lower()
 
 
+def _key(job_id: str) -> dict[str, str]:
+    return {TABLE_HASH_KEY: job_id}
+
+
 class JobStore:
     def __init__(self, table: Any) -> None:
         """``table`` is a boto3 ``dynamodb.Table`` resource."""
         self._table = table
 
-    def create(self, job: NewJob, now: datetime) -> dict[str, Any]:
+    def create(self, job: NewJob, now: datetime) -> Job:
         item = job.to_item(now)
-        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(jobId)")
-        return item
+        self._table.put_item(Item=item, ConditionExpression=f"attribute_not_exists({TABLE_HASH_KEY})")
+        return Job.from_item(item)
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        return self._table.get_item(Key={"jobId": job_id}, ConsistentRead=True).get("Item")
+    def get(self, job_id: str) -> Job | None:
+        item = self._table.get_item(Key=_key(job_id), ConsistentRead=True).get("Item")
+        return None if item is None else Job.from_item(item)
 
     def claim(self, job_id: str, now: datetime, lease_seconds: float) -> Claim:
         """pending → processing, or take over a processing job whose previous holder's lease ran out."""
         epoch = now.timestamp()
         try:
             updated = self._table.update_item(
-                Key={"jobId": job_id},
+                Key=_key(job_id),
                 UpdateExpression="SET #s = :processing, updatedAt = :now, leaseExpiresAt = :lease ADD attempts :one",
-                ConditionExpression="attribute_exists(jobId) AND "
+                ConditionExpression=f"attribute_exists({TABLE_HASH_KEY}) AND "
                 "(#s = :pending OR (#s = :processing AND leaseExpiresAt < :epoch))",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=to_dynamo(
@@ -77,16 +83,16 @@ class JobStore:
                 ),
                 ReturnValues="ALL_NEW",
             )
-            return Claim(ClaimOutcome.CLAIMED, updated["Attributes"])
+            return Claim(ClaimOutcome.CLAIMED, Job.from_item(updated["Attributes"]))
         except ClientError as exc:
             if not _is_condition_failure(exc):
                 raise
-        item = self.get(job_id)
-        if item is None:
+        job = self.get(job_id)
+        if job is None:
             return Claim(ClaimOutcome.UNKNOWN, None)
-        if item["status"] in FINISHED:
-            return Claim(ClaimOutcome.FINISHED, item)
-        return Claim(ClaimOutcome.BUSY, item)
+        if job.status in FINISHED:
+            return Claim(ClaimOutcome.FINISHED, job)
+        return Claim(ClaimOutcome.BUSY, job)
 
     def _finish(self, job_id: str, target: JobStatus, now: datetime, fields: dict[str, Any]) -> bool:
         """Move to a finished state; False when the job had already moved on (a no-op, never backwards)."""
@@ -97,9 +103,9 @@ class JobStore:
         sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
         try:
             self._table.update_item(
-                Key={"jobId": job_id},
+                Key=_key(job_id),
                 UpdateExpression=f"SET #s = :target, updatedAt = :now, {sets} REMOVE leaseExpiresAt",
-                ConditionExpression=f"attribute_exists(jobId) AND #s IN ({', '.join(f':from{i}' for i in range(len(allowed)))})",
+                ConditionExpression=f"attribute_exists({TABLE_HASH_KEY}) AND #s IN ({', '.join(f':from{i}' for i in range(len(allowed)))})",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_dynamo(values),
             )
@@ -124,9 +130,9 @@ class JobStore:
         """Count one more custom window kept for the job; False when it keeps ``limit`` already."""
         try:
             self._table.update_item(
-                Key={"jobId": job_id},
+                Key=_key(job_id),
                 UpdateExpression="ADD customViews :one",
-                ConditionExpression="attribute_exists(jobId) AND (attribute_not_exists(customViews) OR customViews < :limit)",
+                ConditionExpression=f"attribute_exists({TABLE_HASH_KEY}) AND (attribute_not_exists(customViews) OR customViews < :limit)",
                 ExpressionAttributeValues={":one": 1, ":limit": limit},
             )
             return True

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from local.client import ApiClient
-from local.emulator import Backend, BackendUnavailable, docker_unavailable_reason, local_client, start_backend
+from local.emulators import Backend, BackendUnavailable, local_client, start_backend
+from local.emulators.containers import docker_unavailable_reason
 from local.stack import LocalStack, StackOptions
+from tests.harness.browser import CHROMIUM
 from tests.harness.deployed_api import ApiTarget
 
 
@@ -95,22 +95,6 @@ def rekognition(stack: LocalStack) -> Any:
     return local_client("rekognition", stack.labels.url)
 
 
-def inject_fault(stack: LocalStack, data: bytes, **fault: object) -> None:
-    import hashlib
-
-    assert stack.labels is not None
-    spec = {"sha256": hashlib.sha256(data).hexdigest(), **fault}
-    requests.post(f"{stack.labels.url}/_local/faults", json=spec, timeout=5).raise_for_status()
-
-
-def label_calls(stack: LocalStack) -> dict[str, int]:
-    assert stack.labels is not None
-    return requests.get(f"{stack.labels.url}/_local/stats", timeout=5).json()["byImage"]
-
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
@@ -123,16 +107,3 @@ def browser():
         )
         yield instance
         instance.close()
-
-
-def open_page(browser, stack: LocalStack, folder: Path, files: dict[str, bytes]) -> tuple[Any, list[str]]:
-    """The stack's page in a new browser tab with these files written to ``folder`` and picked."""
-    paths = []
-    for name, data in files.items():
-        path = folder / name
-        path.write_bytes(data)
-        paths.append(str(path))
-    page = browser.new_page()
-    page.goto(stack.api_url + "/")
-    page.set_input_files("#file-input", paths)
-    return page, paths

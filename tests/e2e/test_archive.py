@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from local import archive
-from tests.support import gradient, make_dicom, photo_bytes, sample_bytes
+from tests.harness.files import gradient, make_dicom, photo_bytes, sample_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 

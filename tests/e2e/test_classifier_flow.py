@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from local.client import ApiClient
-from local.emulator import Backend
+from local.emulators import Backend
 from local.stack import LocalStack, StackOptions
-from tests.e2e.test_cli import run_cli
-from tests.support import brightness_model, write_classifier
+from tests.harness.cli import run_cli
+from tests.harness.user_models import brightness_model, write_classifier
 
 UPPER_MIDDLE = {"left": 0.25, "top": 0.0, "width": 0.5, "height": 0.5}
 INPUT = {"width": 8, "height": 8, "channels": 1, "scale": 255, "mean": [0], "std": [1]}

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from local.emulator import BACKEND_ENV, OWNER_LABEL, docker_unavailable_reason
-from tests.support import photo_bytes, sample_path
-
-
-def cli_environment(**extra: str) -> dict[str, str]:
-    """A user's bare shell: no AWS settings; PATH kept so that docker is found as the user would find it."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "COLUMNS": "200", "TERM": "dumb", **extra}
-
-
-def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "local.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-        env=cli_environment(**env),
-    )
+from local.emulators import BACKEND_ENV
+from tests.harness.cli import cli_environment, owned_containers, run_cli
+from tests.harness.files import photo_bytes, sample_path
 
 
 def test_analyze_prints_labels_saves_images_and_exits_zero(stack, tmp_path: Path) -> None:
@@ -78,16 +62,6 @@ def test_analyze_starts_its_own_stack_on_the_backend_given_after_the_subcommand(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"local stack ready ({backend})" in result.stdout and "Cat" in result.stdout
-
-
-def owned_containers(pid: int) -> list[str]:
-    """LocalStack containers still labelled with process ``pid`` as their owner."""
-    if docker_unavailable_reason():
-        return []
-    listed = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={OWNER_LABEL}={pid}"], capture_output=True, text=True, timeout=30
-    )
-    return listed.stdout.split()
 
 
 def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c(backend: str, tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw, ImageFont
 
 from image_analyzer import dicom
-from tests.service_model import output_shape, shape_errors
-from tests.support import photo_bytes, sample_bytes
+from tests.harness.files import photo_bytes, sample_bytes
+from tests.harness.service_model import output_shape, shape_errors
 
 
 @pytest.fixture(scope="module")

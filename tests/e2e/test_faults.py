@@ -16,9 +16,10 @@ from PIL import Image
 
 from local.client import ApiClient
 from local.runtime import process_tree
-from tests.e2e.conftest import inject_fault, label_calls
-from tests.hostile import slow_progressive_jpeg
-from tests.support import photo_bytes
+from tests.harness.files import photo_bytes
+from tests.harness.hostile import slow_progressive_jpeg
+from tests.harness.label_service import inject_fault, label_calls
+from tests.harness.waiting import wait_until
 
 
 def small_jpeg(seed: int, size: int = 128) -> bytes:
@@ -32,17 +33,6 @@ def small_jpeg(seed: int, size: int = 128) -> bytes:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def wait_until(condition, timeout_s: float, what: str):
-    """Poll observable state until ``condition()`` is truthy (the system gives no other signal)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def queue_drained(stack, queue_url: str | None = None) -> bool:

@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.support import gradient, make_dicom, photo_bytes, png_bomb, sample_bytes, unknown_syntax_dicom
+from tests.harness.files import gradient, make_dicom, photo_bytes, png_bomb, sample_bytes, unknown_syntax_dicom
 
 
 def label_names(result) -> set[str]:
@@ -145,7 +145,7 @@ def test_presigned_put_signature_is_checked_where_the_backend_checks_it(stack, c
     ],
 )
 def test_more_photo_formats_complete_with_labels_and_a_png_image_url(client, fmt, name, file_type) -> None:
-    from tests.support import photo_as
+    from tests.harness.files import photo_as
 
     result = client.analyze(name, photo_as(fmt), timeout_s=60)
     assert result.ok, result.record

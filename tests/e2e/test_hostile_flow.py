@@ -16,9 +16,9 @@ import pytest
 
 from image_analyzer.errors import ErrorCode
 from local.client import ApiClient
-from local.emulator import Backend
+from local.emulators import Backend
 from local.stack import LocalStack, StackOptions
-from tests.hostile import corpus
+from tests.harness.hostile import corpus
 
 UPLOAD_CONCURRENCY = 8
 

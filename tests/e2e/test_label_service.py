@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from tests.support import photo_bytes
+from tests.harness.files import photo_bytes
 
 
 def test_detect_labels_from_bytes(rekognition) -> None:

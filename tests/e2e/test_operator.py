@@ -6,11 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from local.emulator import BACKEND_ENV
-from tests.e2e.test_cli import cli_environment, owned_containers
+from local.emulators import BACKEND_ENV
+from tests.harness.cli import cli_environment, owned_containers
+from tests.harness.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,15 +47,6 @@ def alive(pids: set[int]) -> set[int]:
     return living
 
 
-def wait_for(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)  # polling observable process state
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def start_up(backend: str, tmp_path: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "local.cli", "up", "--port", "0", "--log-file", str(tmp_path / "f.log")],
@@ -81,7 +72,7 @@ def kill_emulator(backend: str, up_pid: int, processes: set[int]) -> None:
     if backend == "localstack":
         subprocess.run(["docker", "kill", *owned_containers(up_pid)], check=True, capture_output=True, timeout=60)
         return
-    (emulator,) = [p for p in processes if b"local.emulator" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    (emulator,) = [p for p in processes if b"local.emulators.moto_server" in Path(f"/proc/{p}/cmdline").read_bytes()]
     os.kill(emulator, signal.SIGKILL)
 
 
@@ -95,7 +86,7 @@ def test_a_dead_emulator_stops_up_with_a_clear_error_and_no_orphans(backend, tmp
         rest = process.communicate(timeout=60)[0]
         assert process.returncode == 1
         assert "stopped unexpectedly" in rest and "lost" in rest
-        wait_for(lambda: not alive(children), 15, "every child to exit")
+        wait_until(lambda: not alive(children), 15, "every child to exit")
         assert owned_containers(process.pid) == []
         log = (tmp_path / "f.log").read_text()
         assert log.count("poller error") <= 8, "a dead emulator must not flood the log"
@@ -108,11 +99,11 @@ def test_ctrl_c_during_start_leaves_no_process_behind(backend, tmp_path) -> None
     process = start_up(backend, tmp_path)
     try:
         # Interrupt as soon as the first service has been spawned, while the rest are still starting.
-        spawned = wait_for(lambda: descendants(process.pid), 30, "the first child process")
+        spawned = wait_until(lambda: descendants(process.pid), 30, "the first child process")
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
         assert process.returncode in (130, 0, 1)
-        wait_for(lambda: not alive(spawned | descendants(process.pid)), 15, "every child to exit")
+        wait_until(lambda: not alive(spawned | descendants(process.pid)), 15, "every child to exit")
         assert owned_containers(process.pid) == []
     finally:
         if process.poll() is None:
@@ -126,10 +117,10 @@ def test_children_exit_when_up_is_killed_with_sigkill(backend, tmp_path) -> None
         children = descendants(process.pid)
         process.kill()  # no handler runs: only the children's own watch on their parent can stop them
         process.wait(timeout=10)
-        wait_for(lambda: not alive(children), 15, "every child to notice its parent is gone")
+        wait_until(lambda: not alive(children), 15, "every child to notice its parent is gone")
         if backend == "localstack":
             # The container is not a child: the next start removes it as an orphan.
-            from local.emulator import remove_orphaned_containers
+            from local.emulators.containers import remove_orphaned_containers
 
             assert remove_orphaned_containers() != [] or owned_containers(process.pid) == []
             assert owned_containers(process.pid) == []

@@ -15,8 +15,8 @@ from PIL import Image
 from image_analyzer import dicom
 from local.client import ApiClient
 from local.stack import LocalStack, StackOptions
-from tests.canaries import TESSERACT, Canary, canaries, readable
-from tests.support import brightness_model, write_classifier
+from tests.harness.canaries import TESSERACT, Canary, canaries, readable
+from tests.harness.user_models import brightness_model, write_classifier
 
 CANARIES = canaries()
 WINDOWS = ("lung", "bone", "100,300")

@@ -21,11 +21,11 @@ from image_analyzer.http import API_SECURITY_HEADERS
 from local.apigw import PAGE_SECURITY_HEADERS
 from local.auth import LocalIssuer
 from local.client import ApiClient
-from local.emulator import Backend
+from local.emulators import Backend
 from local.services import BackgroundHTTPServer
 from local.stack import LocalStack, StackOptions
-from tests.e2e.conftest import open_page
-from tests.support import CANARY, NESTED_CANARY_PLACES, gradient, make_dicom, nested_canary_dicom, photo_bytes
+from tests.harness.browser import open_page
+from tests.harness.files import CANARY, NESTED_CANARY_PLACES, gradient, make_dicom, nested_canary_dicom, photo_bytes
 
 QUOTA = 3
 PATIENT_FILE_NAME = "DOE^JANE_1954-03-09_chest.jpg"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.conftest import open_page
-from tests.support import photo_bytes, sample_bytes
+from tests.harness.browser import open_page
+from tests.harness.files import photo_bytes, sample_bytes
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

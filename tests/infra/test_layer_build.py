@@ -58,7 +58,7 @@ def test_layer_is_built_for_lambda_python312_deterministically(tmp_path: Path, r
     _report_size(first, "arm64", report)
     with zipfile.ZipFile(first.path) as archive:
         names = archive.namelist()
-        assert "python/image_analyzer/dicom.py" in names and "python/pydicom/__init__.py" in names
+        assert "python/image_analyzer/dicom/render.py" in names and "python/pydicom/__init__.py" in names
         assert not [n for n in names if n.endswith(".pyc")]
         extensions = [n for n in names if n.endswith(".so") and "cpython" in n]
         assert extensions and all("cpython-312-aarch64-linux-gnu" in n for n in extensions), extensions[:5]
@@ -169,7 +169,7 @@ def test_elf_pruning_keeps_what_the_modules_link_and_they_still_work(tmp_path: P
         "from PIL import Image\n"
         "from pydicom.pixels import pixel_array\n"
         "from local.samples import sample_path\n"
-        "from local.labels.classifier import Classifier\n"
+        "from local.label_service.label_model import Classifier\n"
         "out = {'gdcm': _gdcm.__file__, 'onnx': onnxruntime.__file__, 'pixels': {}}\n"
         "for name in ('JPGLosslessP14SV1_1s_1f_8b.dcm', 'SC_rgb_jpeg_dcmtk.dcm', 'JPEG-LL.dcm', 'US1_J2KR.dcm', 'MR_small_jpeg_ls_lossless.dcm'):\n"
         "    pixels = pixel_array(sample_path(name), decoding_plugin='gdcm')\n"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.infra.test_pulumi_program import of_type, run_program
-from tests.support import brightness_model, write_classifier
+from tests.harness.pulumi_program import of_type, run_program
+from tests.harness.user_models import brightness_model, write_classifier
 
 
 def processor(program: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

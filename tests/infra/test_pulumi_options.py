@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from image_analyzer.definitions import FUNCTIONS
-from tests.infra.test_pulumi_program import SSE, buckets, of_type, one, run_program
+from tests.harness.pulumi_program import SSE, buckets, of_type, one, run_program
 
 
 def routes(program: dict[str, Any]) -> list[dict[str, Any]]:

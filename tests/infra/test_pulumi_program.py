@@ -14,24 +14,7 @@ import pytest
 
 from image_analyzer.definitions import FUNCTIONS, QUEUE, ROUTES
 from tests.harness import deployed
-
-ROOT = Path(__file__).resolve().parents[2]
-ACCOUNT = "123456789012"
-
-
-class RecordingMocks(deployed.AwsLikeMocks):
-    """ARNs named after each resource's Pulumi name (``arn:aws:dynamodb:…:jobs``): what these tests assert."""
-
-    def arn(self, typ: str, name: str, physical: str) -> str:
-        if typ == "aws:s3/bucket:Bucket":
-            return f"arn:aws:s3:::{physical}"
-        return f"arn:aws:{typ.split(':')[1].split('/')[0]}:us-east-1:{ACCOUNT}:{name}"
-
-
-def run_program(config: dict[str, str], tmp_path: Path) -> dict[str, Any]:
-    """The program under mocks with this stack config; every Output must resolve."""
-    program = deployed.run_program(config, tmp_path, RecordingMocks())
-    return {"outputs": program.outputs, "resources": program.resources}
+from tests.harness.pulumi_program import ACCOUNT, ROOT, SSE, buckets, of_type, one, run_program
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +33,6 @@ def test_the_resolution_guard_fails_on_an_output_that_never_resolves(program) ->
     never: asyncio.Future[str] = asyncio.get_event_loop().create_future()
     with pytest.raises(AssertionError, match="did not resolve"):
         resolve(pulumi.Output.from_input(never), timeout_s=0.2)
-
-
-def of_type(program: dict[str, Any], typ: str) -> list[tuple[str, dict[str, Any]]]:
-    return [(name, inputs) for t, name, inputs in program["resources"] if t == typ]
-
-
-def one(program: dict[str, Any], typ: str) -> dict[str, Any]:
-    found = of_type(program, typ)
-    assert len(found) == 1, f"{typ}: {len(found)}"
-    return found[0][1]
 
 
 def test_outputs_resolved(program) -> None:
@@ -116,11 +89,6 @@ def test_resource_inventory(program) -> None:
     assert dict(counts) == expected
 
 
-def buckets(program: dict[str, Any], typ: str) -> dict[str, dict[str, Any]]:
-    """The bucket-level resources of one type, by the name of the bucket they configure."""
-    return {inputs["bucket"].removesuffix("-id"): inputs for _, inputs in of_type(program, typ)}
-
-
 def test_every_bucket_is_private_encrypted_and_tls_only(program) -> None:
     blocks = buckets(program, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert set(blocks) == {"uploads", "artifacts", "access-logs"}
@@ -133,9 +101,6 @@ def test_every_bucket_is_private_encrypted_and_tls_only(program) -> None:
     for name, policy in buckets(program, "aws:s3/bucketPolicy:BucketPolicy").items():
         deny = json.loads(policy["policy"])["Statement"][0]
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, name
-
-
-SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 
 
 def test_data_bucket_cors_versioning_and_expiry(program) -> None:
@@ -318,10 +283,16 @@ def _modules_of(handler: Path) -> list[Path]:
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("image_analyzer"):
                 parts = node.module.split(".")[1:]
                 if parts:
-                    pending.append(core.joinpath(*parts).with_suffix(".py"))
+                    pending.append(_source_of(core, parts))
                 else:
-                    pending.extend(core / f"{alias.name}.py" for alias in node.names)
+                    pending.extend(_source_of(core, [alias.name]) for alias in node.names)
     return seen
+
+
+def _source_of(core: Path, parts: list[str]) -> Path:
+    """A module's file, or a package's ``__init__.py``."""
+    package = core.joinpath(*parts) / "__init__.py"
+    return package if package.exists() else core.joinpath(*parts).with_suffix(".py")
 
 
 def test_every_function_gets_every_variable_its_handler_reads(program) -> None:

@@ -3,11 +3,13 @@ program does not know, stops `pulumi up` with the key, the value and what is all
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from infra.config import KEYS, SettingError, StackConfig, from_values
 from tests.harness import deployed
@@ -112,3 +114,34 @@ def test_the_program_stops_on_a_typo_before_it_creates_anything(tmp_path) -> Non
     ):
         deployed.run_program({"image-analyzer:redactTxt": "none"}, tmp_path, mocks)
     assert mocks.resources == []
+
+
+_EXAMPLE_KEY = re.compile(r"^\s*#?\s*image-analyzer:(\w+):")
+
+
+def _as_text(value: Any) -> str:
+    """A YAML value as `pulumi config` hands it to the program."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, list) else str(value)
+
+
+def test_the_example_stack_file_lists_every_setting_and_shows_its_default() -> None:
+    text = (ROOT / "Pulumi.example.yaml").read_text()
+    listed = {m[1] for line in text.splitlines() if (m := _EXAMPLE_KEY.match(line))}
+    assert listed == KEYS.keys(), f"missing: {sorted(KEYS.keys() - listed)}, unknown: {sorted(listed - KEYS.keys())}"
+    shown = {
+        k.removeprefix("image-analyzer:"): v
+        for k, v in yaml.safe_load(text)["config"].items()
+        if "image-analyzer:" in k
+    }
+    assert shown, "the example sets no value"
+    for name, value in shown.items():
+        assert KEYS[name].parse(_as_text(value)) == KEYS[name].default, f"{name}: the example shows {value!r}"
+
+
+def test_the_readme_names_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Configuration") :]
+    section = section[: section.index("\n## ")]
+    assert [name for name in KEYS if f"`{name}`" not in section] == []

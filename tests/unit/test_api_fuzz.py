@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers import get_results, request_upload
-from tests.support import FakeContext, http_event
+from tests.harness.lambda_events import FakeContext, http_event
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),

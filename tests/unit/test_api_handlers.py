@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from handlers import get_results, request_upload
-from tests.support import FakeContext, http_event
+from tests.harness.lambda_events import FakeContext, http_event
 
 
 def call(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -14,7 +14,7 @@ import pytest
 
 from local import archive
 from local.client import ApiError
-from tests.support import gradient, make_dicom, photo_bytes
+from tests.harness.files import gradient, make_dicom, photo_bytes
 
 
 def tree(root: Path) -> Path:

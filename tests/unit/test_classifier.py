@@ -10,20 +10,19 @@ from PIL import Image
 
 from image_analyzer.classifier import Classifier, ClassifierError, ClassifierSpec, result_fields
 from image_analyzer.models import load_classifier
-from tests.support import brightness_model, linear_model, write_classifier
-
-UPPER_MIDDLE = {"left": 0.25, "top": 0.0, "width": 0.5, "height": 0.5}  # the original project's 512² of 1024²
+from tests.harness.handler_flow import run_job
+from tests.harness.user_models import (
+    UPPER_MIDDLE,
+    bright_upper_middle,
+    brightness_model,
+    linear_model,
+    png_of,
+    write_classifier,
+)
 
 
 def no_s3(bucket: str, key: str) -> bytes:
     raise AssertionError("no S3 in these tests")
-
-
-def bright_upper_middle(size: int = 1024) -> Image.Image:
-    """Black, except the upper-middle quarter, which is white: the crop decides the answer."""
-    pixels = np.zeros((size, size), np.uint8)
-    pixels[: size // 2, size // 4 : 3 * size // 4] = 255
-    return Image.fromarray(pixels)
 
 
 def brightness_spec(tmp_path, crop=UPPER_MIDDLE, **extra) -> Classifier:
@@ -142,31 +141,6 @@ def test_spec_and_model_are_read_from_s3_beside_each_other() -> None:
     assert classifier.spec.name == "x"
 
 
-def run_job(mock_stack, monkeypatch, spec_location: str, data: bytes, file_type: str) -> dict:
-    """One upload through the real handlers on moto, with the classifier stage configured."""
-    import json as json_
-
-    from handlers import get_results, process_image, request_upload
-    from tests.support import FakeContext, http_event, s3_record, sqs_event
-
-    monkeypatch.setenv("CLASSIFIER_SPEC", spec_location)
-    process_image.processor.cache_clear()
-    process_image.classifier.cache_clear()
-    event = http_event("POST", "/request-upload", json_.dumps({"fileName": "x", "fileType": file_type}))
-    grant = json_.loads(request_upload.lambda_handler(event, FakeContext())["body"])
-    key = mock_stack.table.get_item(Key={"jobId": grant["jobId"]})["Item"]["s3Key"]
-    mock_stack.s3.put_object(Bucket=mock_stack.bucket, Key=key, Body=data)
-    process_image.lambda_handler(sqs_event([{"Records": [s3_record(mock_stack.bucket, key)]}]), FakeContext())
-    query = http_event("GET", "/get-results", query={"jobId": grant["jobId"]})
-    return json_.loads(get_results.lambda_handler(query, FakeContext())["body"])
-
-
-def png_of(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_results_flag_and_cropped_image_url_for_the_original_clients(mock_stack, monkeypatch, tmp_path) -> None:
     brightness_spec(tmp_path, threshold=0.5)  # writes spec.json and model.onnx
     record = run_job(mock_stack, monkeypatch, str(tmp_path / "spec.json"), png_of(bright_upper_middle()), "image/png")
@@ -184,7 +158,7 @@ def test_results_flag_and_cropped_image_url_for_the_original_clients(mock_stack,
 
 
 def test_a_dicom_is_classified_on_its_render(mock_stack, monkeypatch, tmp_path) -> None:
-    from tests.support import sample_bytes
+    from tests.harness.files import sample_bytes
 
     brightness_spec(tmp_path, crop={"left": 0, "top": 0, "width": 1, "height": 1})
     record = run_job(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local.cli import build_parser
-from local.emulator import BACKEND_ENV
+from local.emulators import BACKEND_ENV
 
 
 @pytest.mark.parametrize(

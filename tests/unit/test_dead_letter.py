@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 from handlers import dead_letter
+from image_analyzer import aws
 from image_analyzer.jobs import NewJob, utc_now
 from image_analyzer.store import JobStore
-from tests.support import FakeContext, s3_record, sqs_event
+from tests.harness.lambda_events import FakeContext, s3_record, sqs_event
 
 
 def make_job(mock_stack, status: str) -> str:
@@ -24,8 +25,7 @@ def make_job(mock_stack, status: str) -> str:
 
 
 def deliver(mock_stack, keys: list[str], extra_bodies: list[dict] | None = None) -> dict:
-    dead_letter.store.cache_clear()
-    dead_letter.objects.cache_clear()
+    aws.reset()
     bodies = [{"Records": [s3_record(mock_stack.bucket, key)]} for key in keys] + (extra_bodies or [])
     return dead_letter.lambda_handler(sqs_event(bodies, receive_count=3), FakeContext(function_name="dead_letter"))
 

@@ -11,7 +11,8 @@ from pydicom.pixels import apply_modality_lut, apply_voi, pixel_array
 
 from image_analyzer import dicom
 from image_analyzer.errors import ErrorCode, ProcessingError
-from tests.support import CANARY, gradient, make_dicom, sample_bytes, sample_path, unknown_syntax_dicom
+from local.reference_render import naive_render
+from tests.harness.files import CANARY, gradient, make_dicom, sample_bytes, sample_path, unknown_syntax_dicom
 
 
 def render(name: str, **kwargs) -> dicom.Rendering:
@@ -310,13 +311,13 @@ def test_png_output_round_trips() -> None:
 def test_the_naive_reference_rendering_is_measurably_wrong() -> None:
     """What the reference projects do, against ours: inverted MONOCHROME1, and CT contrast spent on padding."""
     cr = sample_bytes("RG3_UNCR.dcm")
-    ours, naive = dicom.render(cr).pixels.astype(float), dicom.naive_render(cr).astype(float)
+    ours, naive = dicom.render(cr).pixels.astype(float), naive_render(cr).astype(float)
     assert np.corrcoef(ours.ravel(), naive.ravel())[0, 1] < -0.9, "naive MONOCHROME1 is a negative"
 
     ct = sample_bytes("693_UNCR.dcm")
     hu = dicom.modality_values(ct)
     brain = (hu > 0) & (hu < 80)
-    ours_ct, naive_ct = dicom.render(ct).pixels, dicom.naive_render(ct)
+    ours_ct, naive_ct = dicom.render(ct).pixels, naive_render(ct)
     # Grey levels available to brain tissue: the file's window spreads it, min/max squeezes it into a few.
     assert len(np.unique(ours_ct[brain])) > 5 * len(np.unique(naive_ct[brain]))
 

@@ -12,7 +12,7 @@ from image_analyzer import imaging
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import ImageFormat
 from image_analyzer.processing import analyse
-from tests.support import photo_as
+from tests.harness.files import photo_as
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_bm_alone_is_not_a_bitmap() -> None:
 
 
 def test_a_dicom_whose_preamble_is_a_tiff_header_is_dicom() -> None:
-    from tests.support import sample_bytes
+    from tests.harness.files import sample_bytes
 
     head = sample_bytes("CT_small.dcm")[:132]
     assert head.startswith(b"II*\x00")  # a dual-personality file: TIFF readers see a TIFF

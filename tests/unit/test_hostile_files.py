@@ -12,8 +12,8 @@ import pytest
 
 from image_analyzer.budget import MEMORY_SHARE
 from image_analyzer.errors import ErrorCode
-from tests.hostile import corpus
-from tests.hostile_run import HostileOutcome, run_in_fresh_process
+from tests.harness.hostile import corpus
+from tests.harness.hostile_run import HostileOutcome, run_in_fresh_process
 
 FUNCTION_MEMORY_MB = 1024
 

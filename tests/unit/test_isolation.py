@@ -17,8 +17,8 @@ from image_analyzer import processing
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.isolation import WorkDied, WorkTimedOut, run_isolated
 from local.runtime import process_tree
-from tests.hostile import slow_progressive_jpeg
-from tests.support import sample_bytes
+from tests.harness.files import sample_bytes
+from tests.harness.hostile import slow_progressive_jpeg
 
 
 def spin() -> None:

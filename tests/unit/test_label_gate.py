@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from image_analyzer.processing import analyse
-from local.labels import calibration
-from local.labels.classifier import Classifier, OodGate, Prediction, to_labels
-from local.labels.taxonomy import ANIMALS
-from tests.support import photo_bytes, sample_bytes
+from local.label_service import calibration
+from local.label_service.label_model import Classifier, OodGate, Prediction, to_labels
+from local.label_service.taxonomy import ANIMALS
+from tests.harness.files import photo_bytes, sample_bytes
 
 MIN_CONFIDENCE = 55
 

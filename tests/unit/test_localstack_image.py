@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from local.localstack import image
+from local.emulators.localstack import image
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import numpy as np
 import pydicom
 import pytest
 
-from image_analyzer import dicom
+from image_analyzer import budget, dicom
 from image_analyzer.errors import ProcessingError
 from local.samples import all_sample_paths
-from tests.support import CANARY, NESTED_CANARY_PLACES, gradient, make_dicom, nested_canary_dicom
+from tests.harness.files import CANARY, NESTED_CANARY_PLACES, gradient, make_dicom, nested_canary_dicom
 
 
 def body_part(value: str) -> str | None:
@@ -84,13 +84,13 @@ def test_without_memory_for_the_copy_the_render_still_succeeds(monkeypatch) -> N
     full = dicom.render(data, keep_view_source=True)
     full_copy = full.frame_copy()  # made on demand: before the budget tightens
     frame_bytes = 512 * 512 * 2
-    real = dicom.budget.available_bytes
+    real = budget.available_bytes
 
     def after_decoding() -> int:
         # What is left once the frame is decoded (the process grew): room for two copies of it, not three.
         return frame_bytes * 2 if sys._getframe(1).f_code.co_name == "view_source" else real()
 
-    monkeypatch.setattr(dicom.budget, "available_bytes", after_decoding)
+    monkeypatch.setattr(budget, "available_bytes", after_decoding)
     tight = dicom.render(data, keep_view_source=True)
     assert full_copy is not None and tight.frame_copy() is None
     assert np.array_equal(full.pixels, tight.pixels)

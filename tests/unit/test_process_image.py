@@ -10,41 +10,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers import process_image, request_upload
+from handlers import process_image
 from image_analyzer import aws
 from image_analyzer.jobs import utc_now
 from image_analyzer.store import ClaimOutcome, JobStore
-from tests.support import (
-    CANARY,
-    FakeContext,
-    gradient,
-    http_event,
-    make_dicom,
-    photo_bytes,
-    png_bomb,
-    s3_record,
-    sample_bytes,
-    sqs_event,
-    unknown_syntax_dicom,
-)
-
-
-def new_upload(stack, file_name: str, file_type: str, data: bytes) -> tuple[str, str]:
-    """Request an upload through the API handler and put the bytes where it says."""
-    event = http_event("POST", "/request-upload", json.dumps({"fileName": file_name, "fileType": file_type}))
-    body = json.loads(request_upload.lambda_handler(event, FakeContext())["body"])
-    key = stack.table.get_item(Key={"jobId": body["jobId"]})["Item"]["s3Key"]
-    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=data)
-    return body["jobId"], key
-
-
-def run_sqs(stack, keys: list[str], receive_count: int = 1, extra: list[dict] | None = None) -> dict[str, Any]:
-    bodies = [{"Records": [s3_record(stack.bucket, key)]} for key in keys] + (extra or [])
-    return process_image.lambda_handler(sqs_event(bodies, receive_count), FakeContext())
-
-
-def job(stack, job_id: str) -> dict[str, Any]:
-    return stack.table.get_item(Key={"jobId": job_id})["Item"]
+from tests.harness.files import CANARY, gradient, make_dicom, photo_bytes, png_bomb, sample_bytes, unknown_syntax_dicom
+from tests.harness.handler_flow import job, new_upload, run_sqs
+from tests.harness.lambda_events import FakeContext, s3_record, sqs_event
 
 
 def test_a_photo_completes_with_labels(mock_stack) -> None:
@@ -71,7 +43,7 @@ def stored_keys(stack, prefix: str) -> list[str]:
 
 def test_with_originals_kept_the_upload_stays(mock_stack, monkeypatch) -> None:
     monkeypatch.setenv("KEEP_ORIGINALS", "true")
-    process_image.processor.cache_clear()
+    aws.reset()  # the processor and its adapters are built once per container
     job_id, key = new_upload(mock_stack, "a.png", "image/png", photo_bytes("coffee", "PNG"))
     run_sqs(mock_stack, [key])
     assert job(mock_stack, job_id)["status"] == "complete" and stored_keys(mock_stack, "uploads/") == [key]
@@ -113,7 +85,7 @@ def test_dicom_is_rendered_to_png_outside_the_upload_prefix(mock_stack) -> None:
 
 def test_every_record_of_a_mixed_batch_gets_its_own_outcome(mock_stack, monkeypatch) -> None:
     monkeypatch.setenv("MAX_UPLOAD_BYTES", str(2_000_000))
-    process_image.processor.cache_clear()
+    aws.reset()  # the processor and its adapters are built once per container
     jpeg = photo_bytes("chelsea")
     uploads = {
         "ok_jpeg": new_upload(mock_stack, "cat.jpg", "image/jpeg", jpeg),
@@ -157,7 +129,7 @@ def test_transient_failure_is_retried_then_recorded_before_the_dead_letter_queue
             return real_client.detect_labels(**kwargs)
 
     monkeypatch.setattr(aws, "rekognition_client", lambda: FlakyRekognition())
-    process_image.processor.cache_clear()
+    aws.reset()  # the processor and its adapters are built once per container
     bodies = [{"Records": [s3_record(mock_stack.bucket, key)]} for key in (good_key, bad_key)]
 
     response = process_image.lambda_handler(sqs_event(bodies, receive_count=1), FakeContext(remaining_ms=1))
@@ -201,7 +173,7 @@ def test_lease_keeps_a_concurrent_delivery_out_until_it_expires(mock_stack) -> N
     assert store.claim(job_id, now, 60).outcome is ClaimOutcome.CLAIMED
     assert store.claim(job_id, now + timedelta(seconds=30), 60).outcome is ClaimOutcome.BUSY
     taken = store.claim(job_id, now + timedelta(seconds=61), 60)
-    assert taken.outcome is ClaimOutcome.CLAIMED and int(taken.item["attempts"]) == 2
+    assert taken.outcome is ClaimOutcome.CLAIMED and taken.job.attempts == 2
     assert store.claim("6f1c1f0e-8a55-4c9e-9a43-2b1d1b0b7c11", now, 60).outcome is ClaimOutcome.UNKNOWN
 
 
@@ -255,7 +227,7 @@ def test_large_photos_are_fitted_to_rekognition_limits(mock_stack, monkeypatch) 
             return real_client.detect_labels(**kwargs)
 
     monkeypatch.setattr(aws, "rekognition_client", lambda: Recording())
-    process_image.processor.cache_clear()
+    aws.reset()  # the processor and its adapters are built once per container
     small = BytesIO()
     Image.new("RGB", (40, 30), "red").save(small, "PNG")
     wide = BytesIO()
@@ -295,7 +267,7 @@ def test_redaction_fails_closed(mock_stack, monkeypatch, code, deliveries) -> No
             return real_client.detect_labels(**kwargs)
 
     monkeypatch.setattr(aws, "rekognition_client", lambda: FailingText())
-    process_image.processor.cache_clear()
+    aws.reset()  # the processor and its adapters are built once per container
     import image_analyzer.processing
 
     for delivery in range(1, deliveries + 1):
@@ -319,7 +291,7 @@ def test_a_record_too_large_for_dynamodb_ends_the_job_on_its_first_delivery(mock
             return huge
 
     monkeypatch.setattr(aws, "rekognition_client", lambda: VerboseRekognition())
-    process_image.processor.cache_clear()
+    aws.reset()  # the processor and its adapters are built once per container
     response = run_sqs(mock_stack, [key])
     item = job(mock_stack, job_id)
     assert response == {"batchItemFailures": []}, "not retried"

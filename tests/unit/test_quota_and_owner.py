@@ -10,7 +10,7 @@ import pytest
 
 from handlers import get_results, render_view, request_upload
 from image_analyzer.quota import seconds_until_next_day
-from tests.support import FakeContext, http_event
+from tests.harness.lambda_events import FakeContext, http_event
 
 
 def as_caller(event: dict[str, Any], subject: str | None = None, source_ip: str = "203.0.113.7") -> dict[str, Any]:

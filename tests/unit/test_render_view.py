@@ -12,8 +12,9 @@ import requests
 from PIL import Image
 
 from handlers import render_view
-from tests.support import FakeContext, http_event, photo_bytes, sample_bytes
-from tests.unit.test_classifier import run_job
+from tests.harness.files import photo_bytes, sample_bytes
+from tests.harness.handler_flow import run_job
+from tests.harness.lambda_events import FakeContext, http_event
 
 
 def view(job_id: str, **query: str) -> tuple[int, dict[str, Any]]:

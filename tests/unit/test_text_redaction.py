@@ -12,7 +12,7 @@ from image_analyzer import dicom
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.redaction import text_mask
 from image_analyzer.text import MAX_WORDS, Box, TextDetectionUnavailable, TextDetector, TextRegions
-from tests.support import gradient, make_dicom
+from tests.harness.files import gradient, make_dicom
 
 SECRET = "DOE^JANE-1954"
 

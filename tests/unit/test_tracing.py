@@ -32,7 +32,7 @@ class Emitter:
 
 xray_recorder.configure(emitter=Emitter())
 from handlers import get_results
-from tests.support import FakeContext, http_event
+from tests.harness.lambda_events import FakeContext, http_event
 
 event = http_event("GET", "/get-results", query={"jobId": "not-a-job"})
 response = get_results.lambda_handler(event, FakeContext(function_name="get_results"))

@@ -1,6 +1,6 @@
 """Figures for the notebooks and the README, drawn from the project's own functions (matplotlib).
 
-python -m local.figures            # regenerates notebooks/figures/windowing.png for the README
+python notebooks/figures.py            # regenerates notebooks/figures/windowing.png for the README
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from image_analyzer import dicom  # noqa: E402
+from local.reference_render import naive_render  # noqa: E402
 from local.samples import sample_bytes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ def presets_figure(data: bytes, frame: int | None = None) -> Figure:
 
 def naive_vs_correct_figure(data: bytes, frame: int | None = None, title: str = "") -> Figure:
     fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
-    _show(axes[0], dicom.naive_render(data, frame), "naive: per-image min/max")
+    _show(axes[0], naive_render(data, frame), "naive: per-image min/max")
     rendering = dicom.render(data, frame=frame)
     window = rendering.metadata.get("window") or {}
     _show(axes[1], rendering.pixels, f"Image Analyzer: {window.get('source', 'colour')} window")
@@ -140,9 +141,9 @@ def redaction_figure(data: bytes) -> Figure:
     is found by the local DetectText (its service started in this process; boto3 on the wire, as the processor)."""
     from image_analyzer.processing import analyse, redact_text
     from image_analyzer.text import TextDetector
-    from local.emulator import local_client
-    from local.labels.classifier import Classifier
-    from local.labels.service import LabelServer, ServiceState
+    from local.emulators import local_client
+    from local.label_service.label_model import Classifier
+    from local.label_service.service import LabelServer, ServiceState
 
     analysis = analyse(data, "application/dicom")
     server = LabelServer(ServiceState(Classifier())).start()
@@ -189,7 +190,7 @@ def results_table_html(rows: list[dict[str, Any]]) -> str:
 def readme_figure(target: Path = README_FIGURE) -> Path:
     """Presets and naive vs correct on the same CT slice, in one picture."""
     data = sample("693_UNCR.dcm")
-    panels = [("naive min/max", dicom.naive_render(data)), ("file window", dicom.render(data).pixels)]
+    panels = [("naive min/max", naive_render(data)), ("file window", dicom.render(data).pixels)]
     panels += [(name.replace("_", " "), dicom.render(data, window=name).pixels) for name in dicom.PRESETS]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6))
     for ax, (title, pixels) in zip(axes, panels, strict=True):

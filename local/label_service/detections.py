@@ -13,8 +13,8 @@ from typing import Any
 
 from shapely.geometry import Polygon, box
 
-from local.labels.errors import RekognitionError
-from local.labels.text import Line, Word
+from local.label_service.errors import RekognitionError
+from local.label_service.text import Line, Word
 
 MAX_WORDS = 100
 MAX_REGIONS = 10

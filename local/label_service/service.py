@@ -28,11 +28,11 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from local.emulator import local_client
-from local.labels.classifier import LABEL_MODEL_VERSION, Classifier, to_labels
-from local.labels.detections import text_detections, text_filters
-from local.labels.errors import RekognitionError
-from local.labels.text import TEXT_MODEL_VERSION, TextReader
+from local.emulators import local_client
+from local.label_service.detections import text_detections, text_filters
+from local.label_service.errors import RekognitionError
+from local.label_service.label_model import LABEL_MODEL_VERSION, Classifier, to_labels
+from local.label_service.text import TEXT_MODEL_VERSION, TextReader
 from local.services import BackgroundHTTPServer, ChildService, exit_with_parent
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -265,11 +265,11 @@ class LabelServiceProcess(ChildService):
     def __init__(
         self, s3_endpoint_url: str | None = None, host: str = "127.0.0.1", port: int = 0, wait: bool = True
     ) -> None:
-        from local.emulator import free_port
+        from local.emulators import free_port
 
         port = port or free_port(host)
         self.url = f"http://{host}:{port}"
-        command = [sys.executable, "-m", "local.labels.service", "--host", host, "--port", str(port)]
+        command = [sys.executable, "-m", "local.label_service.service", "--host", host, "--port", str(port)]
         if s3_endpoint_url:
             command += ["--s3-endpoint-url", s3_endpoint_url]
         super().__init__(command)

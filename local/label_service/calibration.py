@@ -1,4 +1,4 @@
-"""Fit and measure the label service's out-of-distribution gate (writes local/models/ood_gate.json).
+"""Fit and measure the label service's out-of-distribution gate (writes local/label_service/model/ood_gate.json).
 
 The ImageNet model is confident on images it knows nothing about: an MR brain came back "Animal 86", an ultrasound
 "Lampshade 71". Its softmax cannot tell (the maximum probability and the logsumexp of the photos and of the renders
@@ -14,8 +14,8 @@ Data, all offline and reproducible (fixed seed):
 The classes are weighted equally. Honesty check: leave-one-image-out (each source image and its crops are scored by
 a gate fitted without them), reported beside the fitted gate's own effect.
 
-    python -m local.labels.calibration            # fit, print the tables, write the gate
-    python -m local.labels.calibration --check    # fit and compare with the committed gate (exit 1 if it differs)
+    python -m local.label_service.calibration            # fit, print the tables, write the gate
+    python -m local.label_service.calibration --check    # fit and compare with the committed gate (exit 1 if it differs)
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from local.labels.classifier import GATE_FILE, MODEL_FILE, Classifier, OodGate, Prediction, to_labels
-from local.labels.taxonomy import ANIMALS
+from local.label_service.label_model import GATE_FILE, MODEL_FILE, Classifier, OodGate, Prediction, to_labels
+from local.label_service.taxonomy import ANIMALS
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "stereo_motorcycle")
 PHOTO_CROPS, RENDER_CROPS = 20, 3

@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset, FileDataset
 from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless
 
-from tests.support import gradient, make_dicom, png_bomb, sample_bytes
+from tests.harness.files import gradient, make_dicom, png_bomb, sample_bytes
 
 
 @dataclass(frozen=True)

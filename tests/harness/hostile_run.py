@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tests.hostile import Hostile
+from tests.harness.hostile import Hostile
 
 CHILD_TIMEOUT_S = 60.0
 
@@ -84,7 +84,7 @@ def run_in_fresh_process(memory_mb: int) -> list[HostileOutcome]:
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "-m", "tests.hostile_run", "--json"],
+        [sys.executable, "-m", "tests.harness.hostile_run", "--json"],
         capture_output=True,
         text=True,
         timeout=900,
@@ -98,7 +98,7 @@ def run_in_fresh_process(memory_mb: int) -> list[HostileOutcome]:
 if __name__ == "__main__":
     from dataclasses import asdict
 
-    from tests.hostile import corpus
+    from tests.harness.hostile import corpus
 
     results = run(corpus())
     if "--json" in sys.argv:

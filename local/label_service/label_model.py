@@ -14,9 +14,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from local.labels.taxonomy import classes, parent_chains
+from local.label_service.taxonomy import classes, parent_chains
 
-MODELS = Path(__file__).resolve().parent.parent / "models"
+MODELS = Path(__file__).resolve().parent / "model"
 MODEL_FILE = MODELS / "efficientnet_lite0_int8.onnx"
 GATE_FILE = MODELS / "ood_gate.json"
 INPUT_SIZE = 224
@@ -27,7 +27,7 @@ LABEL_MODEL_VERSION = "local-efficientnet-lite0-int8-gated"
 class Prediction:
     probabilities: np.ndarray  # (1000,)
     # P(the image is of the kind the model knows | its features), from the fitted out-of-distribution gate;
-    # every label's confidence is multiplied by it (see local/labels/calibration.py).
+    # every label's confidence is multiplied by it (see local/label_service/calibration.py).
     in_distribution: float = 1.0
 
 

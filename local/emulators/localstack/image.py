@@ -4,7 +4,7 @@ The official ``localstack/localstack:4.14.0`` is used when it is present or can 
 a public container registry (common in hospitals) get the same LocalStack, built here from PyPI, Debian's packages
 and the npm registry only:
 
-    image-analyzer localstack-image          # or: python -m local.localstack.image
+    image-analyzer localstack-image          # or: python -m local.emulators.localstack.image
 
 1. a Debian trixie base made with ``debootstrap`` and ``docker import`` (LocalStack 4.14 needs Python ≥ 3.12);
 2. ``docker build`` of ``Dockerfile`` beside this file: LocalStack from PyPI pinned by ``constraints.txt``, a Java 21
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if an image of this recipe exists")
     args = parser.parse_args(argv)
-    from local.emulator import docker_unavailable_reason
+    from local.emulators.containers import docker_unavailable_reason
 
     if reason := docker_unavailable_reason():
         _stderr(f"cannot build: {reason}")

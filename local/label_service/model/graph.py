@@ -23,7 +23,7 @@ def strip_unused_initializers(path: Path) -> None:
 
 def expose_features(path: Path) -> None:
     """Add the penultimate features as a second output, `features`: the label service's out-of-distribution
-    score compares them with each class's weight vector (local/labels/calibration.py). Computation is unchanged."""
+    score compares them with each class's weight vector (local/label_service/calibration.py). Computation is unchanged."""
     import onnx
 
     model = onnx.load(str(path))

@@ -1,17 +1,11 @@
-"""Test helpers: real AWS event shapes, a Lambda context, and DICOM files generated with pydicom."""
+"""Files to upload: the project's photos and DICOM samples, DICOM files generated with pydicom (canaries in
+every place PHI hides), and a few malformed ones."""
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import os
-import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote_plus
 
 import numpy as np
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
@@ -23,103 +17,6 @@ from local.samples import sample_bytes as sample_bytes
 from local.samples import sample_path as sample_path
 
 CANARY = "CANARY^ZEBRA-7Q3"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "process_image"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:process_image"
-    aws_request_id: str = "req-1"
-    remaining_ms: int = 300_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-def http_event(
-    method: str,
-    path: str,
-    body: str | None = None,
-    query: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-    base64_body: bool = False,
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) event."""
-    raw_query = "&".join(f"{k}={quote_plus(v)}" for k, v in (query or {}).items())
-    hdrs = {"content-type": "application/json", "origin": "http://localhost:3000", **(headers or {})}
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": raw_query,
-        "headers": hdrs,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "pytest",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-            "time": "28/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1795000000000,
-        },
-        "isBase64Encoded": base64_body,
-    }
-    if query:
-        event["queryStringParameters"] = query
-    if body is not None:
-        event["body"] = base64.b64encode(body.encode()).decode() if base64_body else body
-    return event
-
-
-def s3_record(bucket: str, key: str, size: int = 1) -> dict[str, Any]:
-    return {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": "us-east-1",
-        "eventTime": "2026-11-28T12:00:00.000Z",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "uploads",
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            # S3 URL-encodes keys in events (spaces become '+').
-            "object": {"key": quote_plus(key, safe="/"), "size": size, "sequencer": "0A1B2C"},
-        },
-    }
-
-
-def sqs_event(bodies: list[dict[str, Any]], receive_count: int = 1) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"msg-{i}",
-                "receiptHandle": f"rh-{i}",
-                "body": json.dumps(body),
-                "attributes": {
-                    "ApproximateReceiveCount": str(receive_count),
-                    "SentTimestamp": "1795000000000",
-                    "SenderId": "s3",
-                    "ApproximateFirstReceiveTimestamp": "1795000000000",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest",
-                "awsRegion": "us-east-1",
-            }
-            for i, body in enumerate(bodies)
-        ]
-    }
 
 
 def make_dicom(
@@ -187,10 +84,6 @@ def photo_bytes(name: str = "chelsea", fmt: str = "JPEG") -> bytes:
     return buffer.getvalue()
 
 
-def env_snapshot() -> dict[str, str]:
-    return dict(os.environ)
-
-
 def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
     """A valid 1-bit PNG of huge dimensions that is only a few kilobytes on disk."""
     import struct
@@ -228,64 +121,6 @@ def photo_as(fmt: str, name: str = "chelsea") -> bytes:
     else:
         Image.fromarray(pixels).save(buffer, format=fmt)
     return buffer.getvalue()
-
-
-def brightness_model(height: int = 8, width: int = 8, channels: int = 1) -> bytes:
-    """A tiny ONNX model whose answer is known: scores [1 − m, m], m the mean of its (0…1-scaled) input."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, channels, height, width])
-    scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 2])
-    one = helper.make_tensor("one", TensorProto.FLOAT, [1, 1], [1.0])
-    axes = helper.make_tensor("axes", TensorProto.INT64, [3], [1, 2, 3])
-    nodes = [
-        helper.make_node("ReduceMean", ["image", "axes"], ["mean4"], keepdims=1),
-        helper.make_node("Flatten", ["mean4"], ["mean"], axis=1),
-        helper.make_node("Sub", ["one", "mean"], ["rest"]),
-        helper.make_node("Concat", ["rest", "mean"], ["scores"], axis=1),
-    ]
-    graph = helper.make_graph(nodes, "brightness", [image], [scores], initializer=[one, axes])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def linear_model(weights: np.ndarray, bias: np.ndarray, height: int, width: int, channels: int = 3) -> bytes:
-    """A tiny ONNX model computing logits = flatten(input) · weights + bias (NCHW input)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    classes = weights.shape[1]
-    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, channels, height, width])
-    logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, classes])
-    nodes = [
-        helper.make_node("Flatten", ["image"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "weights"], ["product"]),
-        helper.make_node("Add", ["product", "bias"], ["logits"]),
-    ]
-    initializers = [
-        numpy_helper.from_array(weights.astype(np.float32), "weights"),
-        numpy_helper.from_array(bias.astype(np.float32).reshape(1, classes), "bias"),
-    ]
-    graph = helper.make_graph(nodes, "linear", [image], [logits], initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def write_classifier(folder: Any, model: bytes, **spec: Any) -> Any:
-    """spec.json and model.onnx in ``folder``; returns the spec's path."""
-    import pathlib
-
-    folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.onnx").write_bytes(model)
-    document = {"name": "test-model", "version": "1", "model": "model.onnx", **spec}
-    (folder / "spec.json").write_text(json.dumps(document))
-    return folder / "spec.json"
 
 
 def _identifying(item: Dataset, private_group: int = 0x0009) -> Dataset:
@@ -330,6 +165,8 @@ def _with_lookup_tables(ds: FileDataset) -> None:
 
 
 _NESTED_CANARIES = {"macros": _with_functional_groups, "luts": _with_lookup_tables}
+
+
 NESTED_CANARY_PLACES = tuple(_NESTED_CANARIES)
 
 

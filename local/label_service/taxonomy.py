@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-CLASSES_FILE = Path(__file__).resolve().parent.parent / "models" / "imagenet_classes.json"
+CLASSES_FILE = Path(__file__).resolve().parent / "model" / "imagenet_classes.json"
 
 ANIMALS = "Animals and Pets"
 _M = ("Mammal", "Animal")

