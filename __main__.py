@@ -12,12 +12,12 @@ import pulumi
 import pulumi_aws as aws
 
 from image_analyzer.definitions import PROJECT
-from infra.api import Api
+from infra.api import Api, ApiArgs
 from infra.config import StackConfig
-from infra.functions import DataResources, Functions
-from infra.ingest import Ingest
-from infra.monitoring import Monitoring
-from infra.storage import Storage
+from infra.functions import DataResources, Functions, FunctionsArgs
+from infra.ingest import Ingest, IngestArgs
+from infra.monitoring import Monitoring, MonitoringArgs
+from infra.storage import Storage, StorageArgs
 
 
 def build_stack() -> dict[str, pulumi.Output[Any]]:
@@ -26,13 +26,14 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
         pulumi.log.warn("image-analyzer:auth is none: anyone who finds the API URL can upload and read results")
     tags = {"project": PROJECT, "stack": pulumi.get_stack()}
     account_id = aws.get_caller_identity_output().account_id
-    storage = Storage("storage", config, account_id, tags)
-    ingest = Ingest("ingest", config, storage.bucket, account_id, tags)
+    storage = Storage("storage", StorageArgs.from_config(config, account_id, tags))
+    ingest = Ingest("ingest", IngestArgs(storage.bucket, account_id, config.max_receive_count, tags))
     data = DataResources(storage.bucket, storage.artifacts, storage.table, ingest.queue, ingest.dlq, storage.key)
-    functions = Functions("functions", config, data, tags)
-    api = Api("api", config, functions.functions, tags)
+    functions = Functions("functions", FunctionsArgs.from_config(config, data, tags))
+    api = Api("api", ApiArgs.from_config(config, functions.functions, tags))
     monitoring = Monitoring(
-        "monitoring", config, ingest.queue, ingest.dlq, functions.functions, api.api, storage.key, tags
+        "monitoring",
+        MonitoringArgs(ingest.queue, ingest.dlq, functions.functions, api.api, storage.key, tags, config.alarm_email),
     )
     outputs: dict[str, Any] = {
         "apiUrl": api.stage.invoke_url,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from image_analyzer.definitions import CORS, PROJECT, ROUTES
+from infra.component import Component
 from infra.config import StackConfig
 
 # Who called, from where, and what came of it: API Gateway writes one JSON line per request.
@@ -25,23 +26,61 @@ ACCESS_LOG_FORMAT = {
 }
 
 
-class Api(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        config: StackConfig,
-        functions: dict[str, aws.lambda_.Function],
-        tags: dict[str, str],
-        opts: Any = None,
-    ) -> None:
-        super().__init__("image-analyzer:api:Api", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+@dataclass(frozen=True)
+class ApiArgs:
+    functions: dict[str, aws.lambda_.Function]  # the routes' targets, by definition name
+    tags: dict[str, str]
+    allowed_origins: list[str]
+    log_retention_days: int  # the access log
+    rate_limit: float  # requests/s for routes without their own limit
+    burst_limit: int
+    # "cognito" creates a user pool and app client; "jwt" trusts jwt_issuer for jwt_audience; "none": open.
+    auth: str = "cognito"
+    jwt_issuer: str | None = None
+    jwt_audience: list[str] = field(default_factory=list)
+    deletion_protection: bool = True  # the user pool's
+
+    @classmethod
+    def from_config(
+        cls, config: StackConfig, functions: dict[str, aws.lambda_.Function], tags: dict[str, str]
+    ) -> ApiArgs:
+        return cls(
+            functions=functions,
+            tags=tags,
+            allowed_origins=config.allowed_origins,
+            log_retention_days=config.log_retention_days,
+            rate_limit=config.api_rate_limit,
+            burst_limit=config.api_burst_limit,
+            auth=config.auth,
+            jwt_issuer=config.jwt_issuer,
+            jwt_audience=config.jwt_audience,
+            deletion_protection=config.deletion_protection,
+        )
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """The JWT authorizer of every route, the issuer it trusts, and the user pool when the stack made one."""
+
+    authorizer: aws.apigatewayv2.Authorizer
+    issuer: pulumi.Input[str]
+    user_pool: aws.cognito.UserPool | None = None
+    user_pool_client: aws.cognito.UserPoolClient | None = None
+
+
+class Api(Component):
+    """The HTTP API: a route per definition, each behind the JWT authorizer unless the stack is open."""
+
+    def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-analyzer:api:Api", name, opts)
+        child = self.child()
+        functions, tags = args.functions, args.tags
         prefix = f"{PROJECT}-{pulumi.get_stack()}"
         self.api = aws.apigatewayv2.Api(
-            "api",
+            self.named("http", former="api"),
             protocol_type="HTTP",
             cors_configuration={
-                "allow_origins": config.allowed_origins,
+                "allow_origins": args.allowed_origins,
                 "allow_methods": CORS.api_methods,
                 "allow_headers": list(CORS.api_headers),
                 "expose_headers": list(CORS.api_expose_headers),
@@ -50,15 +89,16 @@ class Api(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        self.user_pool: aws.cognito.UserPool | None = None
-        self.user_pool_client: aws.cognito.UserPoolClient | None = None
-        self.issuer: pulumi.Input[str] | None = None
-        authorizer = self._authorizer(config, tags) if config.auth != "none" else None
+        authorization = self._authorization(args) if args.auth != "none" else None
+        authorizer = authorization.authorizer if authorization else None
+        self.issuer = authorization.issuer if authorization else None
+        self.user_pool = authorization.user_pool if authorization else None
+        self.user_pool_client = authorization.user_pool_client if authorization else None
 
         self.access_logs = aws.cloudwatch.LogGroup(
-            "api-access-logs",
+            self.named("access-logs", former="api-access-logs"),
             name=f"/aws/apigateway/{prefix}",
-            retention_in_days=config.log_retention_days,
+            retention_in_days=args.log_retention_days,
             tags=tags,
             opts=child,
         )
@@ -66,7 +106,7 @@ class Api(pulumi.ComponentResource):
             slug = route.path.strip("/")
             function = functions[route.function]
             integration = aws.apigatewayv2.Integration(
-                f"{slug}-integration",
+                self.named(f"{slug}-integration"),
                 api_id=self.api.id,
                 integration_type="AWS_PROXY",
                 integration_uri=function.invoke_arn,
@@ -74,7 +114,7 @@ class Api(pulumi.ComponentResource):
                 opts=child,
             )
             aws.apigatewayv2.Route(
-                f"{slug}-route",
+                self.named(f"{slug}-route"),
                 api_id=self.api.id,
                 route_key=f"{route.method} {route.path}",
                 target=pulumi.Output.concat("integrations/", integration.id),
@@ -83,7 +123,7 @@ class Api(pulumi.ComponentResource):
                 opts=child,
             )
             aws.lambda_.Permission(
-                f"{slug}-invoke",
+                self.named(f"{slug}-invoke"),
                 action="lambda:InvokeFunction",
                 function=function.name,
                 principal="apigateway.amazonaws.com",
@@ -91,13 +131,13 @@ class Api(pulumi.ComponentResource):
                 opts=child,
             )
         self.stage = aws.apigatewayv2.Stage(
-            "default-stage",
+            self.named("default-stage"),
             api_id=self.api.id,
             name="$default",
             auto_deploy=True,
             default_route_settings={
-                "throttling_rate_limit": config.api_rate_limit,
-                "throttling_burst_limit": config.api_burst_limit,
+                "throttling_rate_limit": args.rate_limit,
+                "throttling_burst_limit": args.burst_limit,
             },
             route_settings=[
                 {
@@ -113,11 +153,12 @@ class Api(pulumi.ComponentResource):
         )
         self.register_outputs({"url": self.stage.invoke_url})
 
-    def _authorizer(self, config: StackConfig, tags: dict[str, str]) -> aws.apigatewayv2.Authorizer:
-        child = pulumi.ResourceOptions(parent=self)
-        if config.auth == "cognito":
-            self.user_pool = aws.cognito.UserPool(
-                "users",
+    def _authorization(self, args: ApiArgs) -> Authorization:
+        child = self.child()
+        user_pool = user_pool_client = None
+        if args.auth == "cognito":
+            user_pool = aws.cognito.UserPool(
+                self.named("users"),
                 name=f"{PROJECT}-{pulumi.get_stack()}",
                 admin_create_user_config={"allow_admin_create_user_only": True},  # no self sign-up
                 password_policy={
@@ -130,13 +171,13 @@ class Api(pulumi.ComponentResource):
                 },
                 mfa_configuration="OPTIONAL",
                 software_token_mfa_configuration={"enabled": True},
-                deletion_protection="ACTIVE" if config.deletion_protection else "INACTIVE",
-                tags=tags,
+                deletion_protection="ACTIVE" if args.deletion_protection else "INACTIVE",
+                tags=args.tags,
                 opts=child,
             )
-            self.user_pool_client = aws.cognito.UserPoolClient(
-                "users-client",
-                user_pool_id=self.user_pool.id,
+            user_pool_client = aws.cognito.UserPoolClient(
+                self.named("users-client"),
+                user_pool_id=user_pool.id,
                 generate_secret=False,  # a public client: the CLI and the page
                 explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
                 prevent_user_existence_errors="ENABLED",
@@ -145,18 +186,18 @@ class Api(pulumi.ComponentResource):
                 token_validity_units={"access_token": "hours", "id_token": "hours"},
                 opts=child,
             )
-            self.issuer = pulumi.Output.concat("https://", self.user_pool.endpoint)
-            audience: pulumi.Input[list[str]] = pulumi.Output.all(self.user_pool_client.id)
+            issuer: pulumi.Input[str] = pulumi.Output.concat("https://", user_pool.endpoint)
+            audience: pulumi.Input[list[str]] = pulumi.Output.all(user_pool_client.id)
         else:
-            assert config.jwt_issuer is not None
-            self.issuer = config.jwt_issuer
-            audience = config.jwt_audience
-        return aws.apigatewayv2.Authorizer(
-            "jwt-authorizer",
+            assert args.jwt_issuer is not None
+            issuer, audience = args.jwt_issuer, args.jwt_audience
+        authorizer = aws.apigatewayv2.Authorizer(
+            self.named("jwt-authorizer"),
             api_id=self.api.id,
             authorizer_type="JWT",
             identity_sources=["$request.header.Authorization"],
-            jwt_configuration={"issuer": self.issuer, "audiences": audience},
+            jwt_configuration={"issuer": issuer, "audiences": audience},
             name="jwt",
             opts=child,
         )
+        return Authorization(authorizer, issuer, user_pool, user_pool_client)

@@ -13,7 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from image_analyzer.definitions import CONVERTED_PREFIX, FUNCTIONS, PROJECT, QUEUE, UPLOAD_PREFIX
+from image_analyzer.definitions import CONVERTED_PREFIX, FUNCTIONS, PROJECT, QUEUE, UPLOAD_PREFIX, StackSettings
+from infra.component import Component
 from infra.config import StackConfig
 from infra.policies import LAMBDA_TRUST, policy_document, statement
 
@@ -48,13 +49,44 @@ class DataResources:
     key: aws.kms.Key | None
 
 
-def layer_archive(config: StackConfig) -> tuple[pulumi.Asset, str]:
+@dataclass(frozen=True)
+class FunctionsArgs:
+    """What the functions are built from: the stack's data resources and the settings that shape the functions."""
+
+    data: DataResources
+    settings: StackSettings  # the functions' environment
+    architecture: str
+    log_retention_days: int
+    processor_concurrency: int
+    tags: dict[str, str]
+    layer_zip: str | None = None  # built on `pulumi up` when None
+    classifier_spec: str | None = None  # a local spec file, uploaded with its model
+    classifier_spec_s3: str | None = None  # …or objects already in S3
+    classifier_model_s3: str | None = None
+
+    @classmethod
+    def from_config(cls, config: StackConfig, data: DataResources, tags: dict[str, str]) -> FunctionsArgs:
+        return cls(
+            data=data,
+            settings=config.settings(),
+            architecture=config.architecture,
+            log_retention_days=config.log_retention_days,
+            processor_concurrency=config.processor_concurrency,
+            tags=tags,
+            layer_zip=config.layer_zip,
+            classifier_spec=config.classifier_spec,
+            classifier_spec_s3=config.classifier_spec_s3,
+            classifier_model_s3=config.classifier_model_s3,
+        )
+
+
+def layer_archive(args: FunctionsArgs) -> tuple[pulumi.Asset, str]:
     """The layer zip: given in config, or built now for the configured architecture (deterministic)."""
-    if config.layer_zip:
-        path = Path(config.layer_zip)
+    if args.layer_zip:
+        path = Path(args.layer_zip)
     else:
         build = importlib.import_module("layer.build")
-        result = build.build(config.architecture)
+        result = build.build(args.architecture)
         pulumi.log.info(f"layer built: {result.path.name}, {result.unzipped_bytes / 2**20:.0f} MB unzipped")
         path = result.path
     digest = base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
@@ -67,24 +99,23 @@ def s3_object_arn(uri: str) -> str:
     return f"arn:aws:s3:::{uri[5:]}"
 
 
-def classifier_objects(
-    config: StackConfig, artifacts: aws.s3.Bucket, parent: pulumi.Resource
-) -> tuple[Any, list[Any]] | None:
+def classifier_objects(args: FunctionsArgs, parent: Component) -> tuple[Any, list[Any]] | None:
     """Where the processor reads its classifier (CLASSIFIER_SPEC) and the ARNs of the two objects it may read:
     a local spec is uploaded with its model to the artifact bucket; S3 objects are used where they are."""
-    child = pulumi.ResourceOptions(parent=parent)
-    if config.classifier_spec:
-        spec_path = Path(config.classifier_spec)
+    child = parent.child()
+    artifacts = args.data.artifacts
+    if args.classifier_spec:
+        spec_path = Path(args.classifier_spec)
         model_name = json.loads(spec_path.read_text())["model"]
         spec_object = aws.s3.BucketObjectv2(
-            "classifier-spec",
+            parent.named("classifier-spec"),
             bucket=artifacts.id,
             key=f"{CLASSIFIER_PREFIX}{spec_path.name}",
             source=pulumi.FileAsset(str(spec_path)),
             opts=child,
         )
         model_object = aws.s3.BucketObjectv2(
-            "classifier-model",
+            parent.named("classifier-model"),
             bucket=artifacts.id,
             key=f"{CLASSIFIER_PREFIX}{model_name}",
             source=pulumi.FileAsset(str(spec_path.parent / model_name)),
@@ -92,9 +123,10 @@ def classifier_objects(
         )
         arns = [pulumi.Output.concat(artifacts.arn, "/", o.key) for o in (spec_object, model_object)]
         return pulumi.Output.concat("s3://", artifacts.id, "/", spec_object.key), arns
-    if config.classifier_spec_s3:  # with classifierModelS3: StackConfig.load checked that they come together
-        arns = [s3_object_arn(config.classifier_spec_s3), s3_object_arn(config.classifier_model_s3)]
-        return config.classifier_spec_s3, arns
+    if args.classifier_spec_s3:  # with classifierModelS3: StackConfig.load checked that they come together
+        assert args.classifier_model_s3 is not None
+        arns = [s3_object_arn(args.classifier_spec_s3), s3_object_arn(args.classifier_model_s3)]
+        return args.classifier_spec_s3, arns
     return None
 
 
@@ -145,54 +177,55 @@ def permissions(data: DataResources, classifier_arns: list[Any] | None) -> dict[
     return grants
 
 
-class Functions(pulumi.ComponentResource):
-    def __init__(
-        self, name: str, config: StackConfig, data: DataResources, tags: dict[str, str], opts: Any = None
-    ) -> None:
-        super().__init__("image-analyzer:functions:Functions", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+class Functions(Component):
+    """The layer, and each function of the definitions with its role, log group and queue mapping."""
+
+    def __init__(self, name: str, args: FunctionsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-analyzer:functions:Functions", name, opts)
+        child = self.child()
+        data, tags = args.data, args.tags
         prefix = f"{PROJECT}-{pulumi.get_stack()}"
 
         # The layer (core + dependencies) goes through S3: it is over the 50 MB direct-upload limit.
-        layer_asset, layer_hash = layer_archive(config)
+        layer_asset, layer_hash = layer_archive(args)
         layer_object = aws.s3.BucketObjectv2(
-            "layer-zip",
+            self.named("layer-zip"),
             bucket=data.artifacts.id,
-            key=f"layers/layer-{config.architecture}.zip",
+            key=f"layers/layer-{args.architecture}.zip",
             source=layer_asset,
             opts=child,
         )
         self.layer = aws.lambda_.LayerVersion(
-            "core-layer",
+            self.named("core-layer"),
             layer_name=f"{prefix}-core",
             s3_bucket=data.artifacts.id,
             s3_key=layer_object.key,
             source_code_hash=layer_hash,
             compatible_runtimes=["python3.12"],
-            compatible_architectures=[config.architecture],
+            compatible_architectures=[args.architecture],
             description="Image Analyzer core package and its pinned dependencies",
             opts=child,
         )
         code = pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(ROOT / "handlers"))})
-        classifier = classifier_objects(config, data.artifacts, self)
+        classifier = classifier_objects(args, self)
         grants = permissions(data, classifier[1] if classifier else None)
-        settings = config.settings()
+        settings = args.settings
 
         self.functions: dict[str, aws.lambda_.Function] = {}
         self.log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
         for fn_name, definition in FUNCTIONS.items():
             function_name = f"{prefix}-{fn_name.replace('_', '-')}"
             log_group = aws.cloudwatch.LogGroup(
-                f"{fn_name}-logs",
+                self.named(f"{fn_name}-logs"),
                 name=f"/aws/lambda/{function_name}",
-                retention_in_days=config.log_retention_days,
+                retention_in_days=args.log_retention_days,
                 tags=tags,
                 opts=child,
             )
             self.log_groups[fn_name] = log_group
-            role = aws.iam.Role(f"{fn_name}-role", assume_role_policy=LAMBDA_TRUST, tags=tags, opts=child)
+            role = aws.iam.Role(self.named(f"{fn_name}-role"), assume_role_policy=LAMBDA_TRUST, tags=tags, opts=child)
             aws.iam.RolePolicy(
-                f"{fn_name}-policy",
+                self.named(f"{fn_name}-policy"),
                 role=role.id,
                 policy=policy_document(
                     [
@@ -211,11 +244,11 @@ class Functions(pulumi.ComponentResource):
                 )
             )
             self.functions[fn_name] = aws.lambda_.Function(
-                fn_name,
+                self.named(fn_name),
                 name=function_name,
                 description=definition.description,
                 runtime="python3.12",
-                architectures=[config.architecture],
+                architectures=[args.architecture],
                 handler=definition.handler,
                 memory_size=definition.memory_mb,
                 timeout=definition.timeout_s,
@@ -226,21 +259,21 @@ class Functions(pulumi.ComponentResource):
                 logging_config={"log_format": "Text", "log_group": log_group.name},
                 tracing_config={"mode": "Active"},
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+                opts=self.child(depends_on=[log_group]),
             )
 
         aws.lambda_.EventSourceMapping(
-            "ingest-to-processor",
+            self.named("ingest-to-processor"),
             event_source_arn=data.queue.arn,
             function_name=self.functions[QUEUE.consumer].arn,
             batch_size=QUEUE.batch_size,
             maximum_batching_window_in_seconds=QUEUE.max_batching_window_s,
             function_response_types=["ReportBatchItemFailures"],
-            scaling_config={"maximum_concurrency": config.processor_concurrency},
+            scaling_config={"maximum_concurrency": args.processor_concurrency},
             opts=child,
         )
         aws.lambda_.EventSourceMapping(
-            "dead-letters-to-consumer",
+            self.named("dead-letters-to-consumer"),
             event_source_arn=data.dlq.arn,
             function_name=self.functions[QUEUE.dead_letter_consumer].arn,
             batch_size=QUEUE.dead_letter_batch_size,

@@ -3,49 +3,50 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from image_analyzer.definitions import FUNCTIONS, QUEUE, UPLOAD_PREFIX
-from infra.config import StackConfig
+from infra.component import Component
 from infra.policies import policy_document
 
 
-class Ingest(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        config: StackConfig,
-        bucket: aws.s3.Bucket,
-        account_id: pulumi.Input[str],
-        tags: dict[str, str],
-        opts: Any = None,
-    ) -> None:
-        super().__init__("image-analyzer:ingest:Ingest", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+@dataclass(frozen=True)
+class IngestArgs:
+    bucket: aws.s3.Bucket  # whose uploads/ feed the queue
+    account_id: pulumi.Input[str]
+    max_receive_count: int  # deliveries before the dead-letter queue
+    tags: dict[str, str]
+
+
+class Ingest(Component):
+    def __init__(self, name: str, args: IngestArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-analyzer:ingest:Ingest", name, opts)
+        child = self.child()
+        bucket, account_id, tags = args.bucket, args.account_id, args.tags
         consumer = FUNCTIONS[QUEUE.consumer]
         self.dlq = aws.sqs.Queue(
-            "ingest-dlq",
+            self.named("dlq", former="ingest-dlq"),
             message_retention_seconds=QUEUE.dlq_retention_s,
             sqs_managed_sse_enabled=True,
             tags=tags,
             opts=child,
         )
         self.queue = aws.sqs.Queue(
-            "ingest",
+            self.named("queue", former="ingest"),
             visibility_timeout_seconds=QUEUE.visibility_timeout_s(consumer.timeout_s),
             message_retention_seconds=QUEUE.message_retention_s,
             sqs_managed_sse_enabled=True,
             redrive_policy=self.dlq.arn.apply(
-                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": config.max_receive_count})
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receive_count})
             ),
             tags=tags,
             opts=child,
         )
         queue_policy = aws.sqs.QueuePolicy(
-            "ingest-from-bucket",
+            self.named("from-bucket", former="ingest-from-bucket"),
             queue_url=self.queue.id,
             policy=policy_document(
                 [
@@ -66,10 +67,10 @@ class Ingest(pulumi.ComponentResource):
             opts=child,
         )
         aws.s3.BucketNotification(
-            "uploads-notification",
+            self.named("uploads-notification"),
             bucket=bucket.id,
             queues=[{"queue_arn": self.queue.arn, "events": ["s3:ObjectCreated:*"], "filter_prefix": UPLOAD_PREFIX}],
             # S3 checks that it may send before it accepts the notification.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]),
+            opts=self.child(depends_on=[queue_policy]),
         )
         self.register_outputs({"queue": self.queue.id, "dlq": self.dlq.id})

@@ -2,46 +2,54 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from image_analyzer.definitions import METRICS_NAMESPACE, PROJECT
-from infra.config import StackConfig
+from infra.component import Component
 
 PERIOD_S = 300
 OLDEST_DEAD_LETTER_S = 3600  # a dead letter older than this: the consumer is not draining the queue
 OLDEST_UPLOAD_S = 900  # an upload waiting longer than this: processing has fallen behind or stopped
 
 
-class Monitoring(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        config: StackConfig,
-        queue: aws.sqs.Queue,
-        dlq: aws.sqs.Queue,
-        functions: dict[str, aws.lambda_.Function],
-        api: aws.apigatewayv2.Api,
-        key: aws.kms.Key | None,
-        tags: dict[str, str],
-        opts: Any = None,
-    ) -> None:
-        super().__init__("image-analyzer:monitoring:Monitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+@dataclass(frozen=True)
+class MonitoringArgs:
+    queue: aws.sqs.Queue
+    dlq: aws.sqs.Queue
+    functions: dict[str, aws.lambda_.Function]
+    api: aws.apigatewayv2.Api
+    key: aws.kms.Key | None  # encrypts the alarm topic when the stack has one
+    tags: dict[str, str]
+    alarm_email: str | None = None  # subscribed to the alarm topic
+
+
+class Monitoring(Component):
+    """An alarm topic, and alarms on the queues, the functions and the API that notify it."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-analyzer:monitoring:Monitoring", name, opts)
+        child = self.child()
+        queue, dlq, functions, api, key, tags = args.queue, args.dlq, args.functions, args.api, args.key, args.tags
         # Encrypted with the customer-managed key when there is one (its policy lets CloudWatch publish). The
         # AWS-managed SNS key is no option: CloudWatch may not use it, and alarms would reach nobody.
         self.topic = aws.sns.Topic(
-            "alarms",
+            self.named("alarms"),
             name=f"{PROJECT}-{pulumi.get_stack()}-alarms",
             kms_master_key_id=key.arn if key else None,
             tags=tags,
             opts=child,
         )
-        if config.alarm_email:
+        if args.alarm_email:
             aws.sns.TopicSubscription(
-                "alarms-email", topic=self.topic.arn, protocol="email", endpoint=config.alarm_email, opts=child
+                self.named("alarms-email"),
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=args.alarm_email,
+                opts=child,
             )
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self._alarm(
@@ -86,7 +94,7 @@ class Monitoring(pulumi.ComponentResource):
         tags: dict[str, str],
     ) -> None:
         self.alarms[name] = aws.cloudwatch.MetricAlarm(
-            name,
+            self.named(name),
             namespace=namespace,
             metric_name=metric,
             dimensions=dimensions,
@@ -100,5 +108,5 @@ class Monitoring(pulumi.ComponentResource):
             alarm_actions=[self.topic.arn],
             ok_actions=[self.topic.arn],
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )

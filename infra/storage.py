@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -15,6 +16,7 @@ from image_analyzer.definitions import (
     TABLE_TTL_ATTRIBUTE,
     UPLOAD_PREFIX,
 )
+from infra.component import Component
 from infra.config import StackConfig
 from infra.policies import deny_insecure_transport, policy_document
 
@@ -23,20 +25,47 @@ UNPROCESSED_UPLOAD_DAYS = 1
 ARTIFACT_NONCURRENT_DAYS = 30
 
 
-class Storage(pulumi.ComponentResource):
+@dataclass(frozen=True)
+class StorageArgs:
+    account_id: pulumi.Input[str]
+    tags: dict[str, str]
+    allowed_origins: list[str]  # the bucket's CORS origins (browser uploads, image URLs)
+    retention_days: int  # what jobs show, and kept uploads, expire after this
+    keep_originals: bool
+    noncurrent_version_days: int
+    log_retention_days: int  # access logs
+    force_destroy: bool = False
+    customer_managed_key: bool = False
+    deletion_protection: bool = True
+
+    @classmethod
+    def from_config(cls, config: StackConfig, account_id: pulumi.Input[str], tags: dict[str, str]) -> StorageArgs:
+        return cls(
+            account_id=account_id,
+            tags=tags,
+            allowed_origins=config.allowed_origins,
+            retention_days=config.retention_days,
+            keep_originals=config.keep_originals,
+            noncurrent_version_days=config.noncurrent_version_days,
+            log_retention_days=config.log_retention_days,
+            force_destroy=config.force_destroy,
+            customer_managed_key=config.customer_managed_key,
+            deletion_protection=config.deletion_protection,
+        )
+
+
+class Storage(Component):
     """The data bucket (uploads/ and converted/), the artifact bucket (layer, classifier), the access-log bucket,
     the jobs table, and the optional customer-managed KMS key that encrypts them."""
 
-    def __init__(
-        self, name: str, config: StackConfig, account_id: pulumi.Input[str], tags: dict[str, str], opts: Any = None
-    ) -> None:
-        super().__init__("image-analyzer:storage:Storage", name, None, opts)
-        self._config = config
-        self._tags = tags
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-analyzer:storage:Storage", name, opts)
+        self._args = args
+        account_id, tags = args.account_id, args.tags
+        child = self.child()
         self.key = (
             aws.kms.Key(
-                "data-key",
+                self.named("data-key"),
                 description="Image Analyzer: uploads, renders, artifacts, job records and the alarm topic",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
@@ -63,21 +92,23 @@ class Storage(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            if config.customer_managed_key
+            if args.customer_managed_key
             else None
         )
 
         # Server access logs (S3.9) land here; a log bucket takes SSE-S3 only, and logs itself nowhere.
-        self.log_bucket = aws.s3.Bucket("access-logs", force_destroy=config.force_destroy, tags=tags, opts=child)
+        self.log_bucket = aws.s3.Bucket(
+            self.named("access-logs"), force_destroy=args.force_destroy, tags=tags, opts=child
+        )
         log_block = self._private(self.log_bucket, "access-logs", kms=False)
         aws.s3.BucketOwnershipControls(
-            "access-logs-ownership",
+            self.named("access-logs-ownership"),
             bucket=self.log_bucket.id,
             rule={"object_ownership": "BucketOwnerEnforced"},
             opts=child,
         )
         aws.s3.BucketPolicy(
-            "access-logs-policy",
+            self.named("access-logs-policy"),
             bucket=self.log_bucket.id,
             policy=policy_document(
                 [
@@ -92,20 +123,20 @@ class Storage(pulumi.ComponentResource):
                     },
                 ]
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_block]),
+            opts=self.child(depends_on=[log_block]),
         )
         self._lifecycle(
-            self.log_bucket, "access-logs", [{"id": "expire-logs", "expiration": {"days": config.log_retention_days}}]
+            self.log_bucket, "access-logs", [{"id": "expire-logs", "expiration": {"days": args.log_retention_days}}]
         )
 
         self.bucket, uploads_versioning = self._data_bucket("uploads")
         aws.s3.BucketCorsConfiguration(
-            "uploads-cors",
+            self.named("uploads-cors"),
             bucket=self.bucket.id,
             cors_rules=[
                 {
                     "allowed_methods": list(CORS.bucket_methods),
-                    "allowed_origins": config.allowed_origins,
+                    "allowed_origins": args.allowed_origins,
                     "allowed_headers": list(CORS.bucket_headers),
                     "expose_headers": list(CORS.bucket_expose_headers),
                     "max_age_seconds": CORS.max_age_s,
@@ -113,7 +144,7 @@ class Storage(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        upload_days = config.retention_days if config.keep_originals else UNPROCESSED_UPLOAD_DAYS
+        upload_days = args.retention_days if args.keep_originals else UNPROCESSED_UPLOAD_DAYS
         self._lifecycle(
             self.bucket,
             "uploads",
@@ -122,9 +153,9 @@ class Storage(pulumi.ComponentResource):
                     "id": f"expire-{prefix.rstrip('/')}",
                     "filter": {"prefix": prefix},
                     "expiration": {"days": days},
-                    "noncurrent_version_expiration": {"noncurrent_days": config.noncurrent_version_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_days},
                 }
-                for prefix, days in ((UPLOAD_PREFIX, upload_days), (CONVERTED_PREFIX, config.retention_days))
+                for prefix, days in ((UPLOAD_PREFIX, upload_days), (CONVERTED_PREFIX, args.retention_days))
             ],
             after=uploads_versioning,
         )
@@ -144,7 +175,7 @@ class Storage(pulumi.ComponentResource):
         )
 
         self.table = aws.dynamodb.Table(
-            "jobs",
+            self.named("jobs"),
             name=f"{TABLE_NAME}-{pulumi.get_stack()}",
             billing_mode="PAY_PER_REQUEST",
             hash_key=TABLE_HASH_KEY,
@@ -152,7 +183,7 @@ class Storage(pulumi.ComponentResource):
             ttl={"attribute_name": TABLE_TTL_ATTRIBUTE, "enabled": True},
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True, **({"kms_key_arn": self.key.arn} if self.key else {})},
-            deletion_protection_enabled=config.deletion_protection,
+            deletion_protection_enabled=args.deletion_protection,
             tags=tags,
             opts=child,
         )
@@ -172,25 +203,25 @@ class Storage(pulumi.ComponentResource):
             for rule in rules
         ]
         aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
+            self.named(f"{name}-lifecycle"),
             bucket=bucket.id,
             rules=complete,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[after] if after else []),
+            opts=self.child(depends_on=[after] if after else None),
         )
 
     def _data_bucket(self, name: str) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
         """A private, encrypted, TLS-only, access-logged, versioned bucket; its lifecycle is the caller's."""
         bucket = aws.s3.Bucket(
-            name, force_destroy=self._config.force_destroy, tags=self._tags, opts=pulumi.ResourceOptions(parent=self)
+            self.named(name), force_destroy=self._args.force_destroy, tags=self._args.tags, opts=self.child()
         )
         self._tls_only(bucket, name, self._private(bucket, name, kms=True))
         self._logged(bucket, name)
         return bucket, self._versioned(bucket, name)
 
     def _private(self, bucket: aws.s3.Bucket, name: str, kms: bool) -> aws.s3.BucketPublicAccessBlock:
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
+            self.named(f"{name}-public-access"),
             bucket=bucket.id,
             block_public_acls=True,
             block_public_policy=True,
@@ -202,7 +233,7 @@ class Storage(pulumi.ComponentResource):
         if kms and self.key is not None:
             default = {"sse_algorithm": "aws:kms", "kms_master_key_id": self.key.arn}
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
+            self.named(f"{name}-encryption"),
             bucket=bucket.id,
             rules=[{"apply_server_side_encryption_by_default": default, "bucket_key_enabled": True}],
             opts=child,
@@ -211,26 +242,26 @@ class Storage(pulumi.ComponentResource):
 
     def _tls_only(self, bucket: aws.s3.Bucket, name: str, block: aws.s3.BucketPublicAccessBlock) -> None:
         aws.s3.BucketPolicy(
-            f"{name}-tls-only",
+            self.named(f"{name}-tls-only"),
             bucket=bucket.id,
             policy=policy_document([deny_insecure_transport(bucket.arn)]),
             # A bucket policy written while the public access block is being applied can be refused.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+            opts=self.child(depends_on=[block]),
         )
 
     def _logged(self, bucket: aws.s3.Bucket, name: str) -> None:
         aws.s3.BucketLogging(
-            f"{name}-access-logging",
+            self.named(f"{name}-access-logging"),
             bucket=bucket.id,
             target_bucket=self.log_bucket.id,
             target_prefix=f"{name}/",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
 
     def _versioned(self, bucket: aws.s3.Bucket, name: str) -> aws.s3.BucketVersioning:
         return aws.s3.BucketVersioning(
-            f"{name}-versioning",
+            self.named(f"{name}-versioning"),
             bucket=bucket.id,
             versioning_configuration={"status": "Enabled"},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )

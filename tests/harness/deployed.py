@@ -8,7 +8,7 @@ import contextlib
 import json
 import runpy
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,7 @@ class Program:
     resources: list[tuple[str, str, dict[str, Any]]]  # (type, name, resolved inputs)
     arns: dict[tuple[str, str], str]  # (type, name) → the ARN the mocks gave it
     outputs: dict[str, Any]  # the stack's outputs, resolved
+    aliases: dict[str, set[str]] = field(default_factory=dict)  # resource name → the former names it keeps
 
     def of_type(self, typ: str) -> dict[str, dict[str, Any]]:
         return {name: inputs for t, name, inputs in self.resources if t == typ}
@@ -83,9 +84,9 @@ class Program:
         """Every IAM policy document the program writes, by "<resource name>.<input>"."""
         documents = {}
         for _, name, inputs in self.resources:
-            for field in ("policy", "assumeRolePolicy"):
-                if isinstance(inputs.get(field), str):
-                    documents[f"{name}.{field}"] = json.loads(inputs[field])
+            for member in ("policy", "assumeRolePolicy"):
+                if isinstance(inputs.get(member), str):
+                    documents[f"{name}.{member}"] = json.loads(inputs[member])
         return documents
 
 
@@ -97,6 +98,7 @@ def run_program(config: dict[str, str], tmp_path: Path, mocks: Any = None) -> Pr
         archive.writestr("python/placeholder.txt", "mock")
     mocks = mocks or AwsLikeMocks()
     pulumi.runtime.set_mocks(mocks, project="image-analyzer", stack="test", preview=False)
+    aliases = _record_aliases()
     pulumi.runtime.set_all_config({"image-analyzer:layerZip": str(layer_zip), **config})
     module = runpy.run_path(str(ROOT / "__main__.py"), run_name="image_analyzer_stack")
     try:
@@ -107,7 +109,24 @@ def run_program(config: dict[str, str], tmp_path: Path, mocks: Any = None) -> Pr
             _sync_await(asyncio.wait_for(wait_for_rpcs(), RESOLVE_TIMEOUT_S))
         raise
     _sync_await(asyncio.wait_for(wait_for_rpcs(), RESOLVE_TIMEOUT_S))
-    return Program(mocks.resources, getattr(mocks, "arns", {}), resolved)
+    return Program(mocks.resources, getattr(mocks, "arns", {}), resolved, aliases)
+
+
+def _record_aliases() -> dict[str, set[str]]:
+    """The names each resource is aliased to, as the program registers them (the mocks are not told)."""
+    monitor = pulumi.runtime.settings.SETTINGS.monitor
+    register = monitor.RegisterResource
+    aliases: dict[str, set[str]] = {}
+
+    def recording(request: Any) -> Any:
+        urns = [*request.aliasURNs, *(alias.urn for alias in request.aliases if alias.urn)]
+        names = {alias.spec.name for alias in request.aliases if alias.HasField("spec") and alias.spec.name}
+        names |= {urn.rsplit("::", 1)[-1] for urn in urns}
+        aliases.setdefault(request.name, set()).update(names)
+        return register(request)
+
+    monitor.RegisterResource = recording
+    return aliases
 
 
 def resolve(output: pulumi.Output[Any], timeout_s: float = RESOLVE_TIMEOUT_S) -> Any:

@@ -24,7 +24,7 @@ class RecordingMocks(deployed.AwsLikeMocks):
 def run_program(config: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     """The program under mocks with this stack config; every Output must resolve."""
     program = deployed.run_program(config, tmp_path, RecordingMocks())
-    return {"outputs": program.outputs, "resources": program.resources}
+    return {"outputs": program.outputs, "resources": program.resources, "aliases": program.aliases}
 
 
 def of_type(program: dict[str, Any], typ: str) -> list[tuple[str, dict[str, Any]]]:
@@ -37,6 +37,16 @@ def one(program: dict[str, Any], typ: str) -> dict[str, Any]:
     return found[0][1]
 
 
+def of_component(program: dict[str, Any], typ: str, component: str) -> dict[str, dict[str, Any]]:
+    """The resources of one type, by their name in ``component`` (``storage-uploads`` is ``uploads``); every one
+    of them must be that component's child."""
+    found = of_type(program, typ)
+    assert all(name.startswith(f"{component}-") for name, _ in found), [name for name, _ in found]
+    return {name.removeprefix(f"{component}-"): inputs for name, inputs in found}
+
+
 def buckets(program: dict[str, Any], typ: str) -> dict[str, dict[str, Any]]:
-    """The bucket-level resources of one type, by the name of the bucket they configure."""
-    return {inputs["bucket"].removesuffix("-id"): inputs for _, inputs in of_type(program, typ)}
+    """The bucket-level resources of one type, by the name of the bucket they configure in the storage component."""
+    return {
+        inputs["bucket"].removesuffix("-id").removeprefix("storage-"): inputs for _, inputs in of_type(program, typ)
+    }

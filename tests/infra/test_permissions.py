@@ -27,8 +27,8 @@ Grants = dict[str, set[tuple[str, str]]]  # function → {(action, resource as t
 
 
 def granted(program: Program) -> Grants:
-    data_bucket = program.arns[("aws:s3/bucket:Bucket", "uploads")]
-    table = program.arns[("aws:dynamodb/table:Table", "jobs")]
+    data_bucket = program.arns[("aws:s3/bucket:Bucket", "storage-uploads")]
+    table = program.arns[("aws:dynamodb/table:Table", "storage-jobs")]
 
     def symbol(arn: str) -> str:
         if arn == "*":
@@ -42,7 +42,7 @@ def granted(program: Program) -> Grants:
     policies = program.of_type("aws:iam/rolePolicy:RolePolicy")
     grants: Grants = {}
     for function in FUNCTIONS:
-        document = json.loads(policies[f"{function}-policy"]["policy"])
+        document = json.loads(policies[f"functions-{function}-policy"]["policy"])
         grants[function] = {
             (action, symbol(resource))
             for statement in document["Statement"]

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.harness.pulumi_program import of_type, run_program
+from tests.harness.pulumi_program import of_component, of_type, run_program
 from tests.harness.user_models import brightness_model, write_classifier
 
 
 def processor(program: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    functions = of_component(program, "aws:lambda/function:Function", "functions")
     policies = dict(of_type(program, "aws:iam/rolePolicy:RolePolicy"))
-    statements = json.loads(policies["process_image-policy"]["policy"])["Statement"]
+    statements = json.loads(policies["functions-process_image-policy"]["policy"])["Statement"]
     return functions["process_image"]["environment"]["variables"], statements
 
 
@@ -26,17 +26,21 @@ def test_a_local_spec_is_uploaded_with_its_model_and_only_they_are_readable(tmp_
     spec = write_classifier(tmp_path / "model", brightness_model(), classes=["a", "b"], input={"width": 8, "height": 8})
     program = run_program({"image-analyzer:classifierSpec": str(spec)}, tmp_path)
     objects = {name: inputs for name, inputs in of_type(program, "aws:s3/bucketObjectv2:BucketObjectv2")}
-    assert objects["classifier-spec"]["key"] == "classifier/spec.json"
-    assert objects["classifier-model"]["key"] == "classifier/model.onnx"
-    assert objects["classifier-spec"]["bucket"] == objects["classifier-model"]["bucket"] == "artifacts-id"
+    assert objects["functions-classifier-spec"]["key"] == "classifier/spec.json"
+    assert objects["functions-classifier-model"]["key"] == "classifier/model.onnx"
+    assert (
+        objects["functions-classifier-spec"]["bucket"]
+        == objects["functions-classifier-model"]["bucket"]
+        == "storage-artifacts-id"
+    )
     variables, statements = processor(program)
-    assert variables["CLASSIFIER_SPEC"] == "s3://artifacts-id/classifier/spec.json"
+    assert variables["CLASSIFIER_SPEC"] == "s3://storage-artifacts-id/classifier/spec.json"
     assert reads(statements) == [
-        "arn:aws:s3:::artifacts-id/classifier/model.onnx",
-        "arn:aws:s3:::artifacts-id/classifier/spec.json",
-        "arn:aws:s3:::uploads-id/uploads/*",
+        "arn:aws:s3:::storage-artifacts-id/classifier/model.onnx",
+        "arn:aws:s3:::storage-artifacts-id/classifier/spec.json",
+        "arn:aws:s3:::storage-uploads-id/uploads/*",
     ], "exactly the two objects besides the uploads: not the layer, not the whole artifact bucket"
-    others = dict(of_type(program, "aws:lambda/function:Function"))
+    others = of_component(program, "aws:lambda/function:Function", "functions")
     assert all(
         "CLASSIFIER_SPEC" not in f["environment"]["variables"] for n, f in others.items() if n != "process_image"
     )

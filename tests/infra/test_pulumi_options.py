@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from image_analyzer.definitions import FUNCTIONS
-from tests.harness.pulumi_program import SSE, buckets, of_type, one, run_program
+from tests.harness.pulumi_program import SSE, buckets, of_component, of_type, one, run_program
 
 
 def routes(program: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,7 +67,7 @@ def test_a_customer_managed_key_encrypts_the_data_and_every_role_may_use_it(tmp_
     publish = next(st for st in statements if st["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
     assert set(publish["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}, "alarms can reach the encrypted topic"
     assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
-    key_arn = "arn:aws:kms:us-east-1:123456789012:data-key"
+    key_arn = "arn:aws:kms:us-east-1:123456789012:storage-data-key"
     encryption = buckets(program, SSE)
     for name in ("uploads", "artifacts"):
         default = encryption[name]["rules"][0]["applyServerSideEncryptionByDefault"]
@@ -92,7 +92,7 @@ def test_kept_originals_expire_with_the_retention(tmp_path) -> None:
     program = run_program({"image-analyzer:keepOriginals": "true", "image-analyzer:retentionDays": "30"}, tmp_path)
     rules = buckets(program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["uploads"]["rules"]
     assert {r["filter"]["prefix"]: r["expiration"]["days"] for r in rules} == {"uploads/": 30, "converted/": 30}
-    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    functions = of_component(program, "aws:lambda/function:Function", "functions")
     for name in ("process_image", "dead_letter"):
         assert functions[name]["environment"]["variables"]["KEEP_ORIGINALS"] == "true"
 
@@ -106,7 +106,7 @@ def test_quota_and_log_retention_are_configurable(tmp_path) -> None:
         "image-analyzer:minConfidence": "0",  # zero is a value, not "unset"
     }
     program = run_program(config, tmp_path)
-    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    functions = of_component(program, "aws:lambda/function:Function", "functions")
     assert functions["request_upload"]["environment"]["variables"]["DAILY_UPLOAD_QUOTA"] == "25"
     assert functions["render_view"]["environment"]["variables"]["DAILY_RENDER_QUOTA"] == "40"
     assert functions["render_view"]["environment"]["variables"]["MAX_CUSTOM_VIEWS"] == "0"
@@ -116,20 +116,20 @@ def test_quota_and_log_retention_are_configurable(tmp_path) -> None:
 
 
 def test_text_redaction_is_on_for_dicom_by_default_and_configurable(tmp_path) -> None:
-    functions = dict(of_type(run_program({}, tmp_path), "aws:lambda/function:Function"))
+    functions = of_component(run_program({}, tmp_path), "aws:lambda/function:Function", "functions")
     assert functions["process_image"]["environment"]["variables"]["REDACT_TEXT"] == "dicom"
     program = run_program({"image-analyzer:redactText": "all"}, tmp_path)
-    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    functions = of_component(program, "aws:lambda/function:Function", "functions")
     assert functions["process_image"]["environment"]["variables"]["REDACT_TEXT"] == "all"
     with pytest.raises(Exception, match="image-analyzer:redactText"):
         run_program({"image-analyzer:redactText": "sometimes"}, tmp_path)
 
 
 def test_the_decode_time_limit_is_configurable_and_kept_under_the_processor_timeout(tmp_path) -> None:
-    variables = dict(of_type(run_program({}, tmp_path), "aws:lambda/function:Function"))["process_image"]
+    variables = of_component(run_program({}, tmp_path), "aws:lambda/function:Function", "functions")["process_image"]
     assert variables["environment"]["variables"]["DECODE_TIME_LIMIT_S"] == "20"
     program = run_program({"image-analyzer:decodeTimeLimitSeconds": "7.5"}, tmp_path)
-    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    functions = of_component(program, "aws:lambda/function:Function", "functions")
     assert functions["process_image"]["environment"]["variables"]["DECODE_TIME_LIMIT_S"] == "7.5"
     for outside in ("-1", "300", "1000"):
         with pytest.raises(Exception, match="image-analyzer:decodeTimeLimitSeconds"):

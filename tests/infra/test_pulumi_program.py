@@ -14,7 +14,7 @@ import pytest
 
 from image_analyzer.definitions import FUNCTIONS, QUEUE, ROUTES
 from tests.harness import deployed
-from tests.harness.pulumi_program import ACCOUNT, ROOT, SSE, buckets, of_type, one, run_program
+from tests.harness.pulumi_program import ACCOUNT, ROOT, SSE, buckets, of_component, of_type, one, run_program
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_data_bucket_cors_versioning_and_expiry(program) -> None:
 def test_access_logging_goes_to_its_own_bucket(program) -> None:
     logging = buckets(program, "aws:s3/bucketLogging:BucketLogging")
     assert set(logging) == {"uploads", "artifacts"}
-    assert all(entry["targetBucket"] == "access-logs-id" for entry in logging.values())
+    assert all(entry["targetBucket"] == "storage-access-logs-id" for entry in logging.values())
     statements = json.loads(buckets(program, "aws:s3/bucketPolicy:BucketPolicy")["access-logs"]["policy"])["Statement"]
     delivery = next(st for st in statements if st["Effect"] == "Allow")
     assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
@@ -132,32 +132,32 @@ def test_access_logging_goes_to_its_own_bucket(program) -> None:
 
 def test_the_layer_lives_in_the_artifact_bucket_which_expires_old_versions(program) -> None:
     layer_object = one(program, "aws:s3/bucketObjectv2:BucketObjectv2")
-    assert layer_object["bucket"] == "artifacts-id" and layer_object["key"].startswith("layers/")
-    assert one(program, "aws:lambda/layerVersion:LayerVersion")["s3Bucket"] == "artifacts-id"
+    assert layer_object["bucket"] == "storage-artifacts-id" and layer_object["key"].startswith("layers/")
+    assert one(program, "aws:lambda/layerVersion:LayerVersion")["s3Bucket"] == "storage-artifacts-id"
     rule = buckets(program, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["artifacts"]["rules"][0]
     assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 30
 
 
 def test_queues_and_notification(program) -> None:
-    queues = dict(of_type(program, "aws:sqs/queue:Queue"))
-    ingest = queues["ingest"]
+    queues = of_component(program, "aws:sqs/queue:Queue", "ingest")
+    ingest = queues["queue"]
     assert ingest["visibilityTimeoutSeconds"] >= 6 * FUNCTIONS["process_image"].timeout_s
     redrive = json.loads(ingest["redrivePolicy"])
     assert redrive["maxReceiveCount"] == 3 and redrive["deadLetterTargetArn"].endswith(":ingest-dlq")
     queue_policy = json.loads(one(program, "aws:sqs/queuePolicy:QueuePolicy")["policy"])["Statement"]
     assert len(queue_policy) == 1 and queue_policy[0]["Principal"] == {"Service": "s3.amazonaws.com"}
     assert queue_policy[0]["Action"] == "sqs:SendMessage"
-    assert queue_policy[0]["Condition"]["ArnEquals"]["aws:SourceArn"] == "arn:aws:s3:::uploads-id"
+    assert queue_policy[0]["Condition"]["ArnEquals"]["aws:SourceArn"] == "arn:aws:s3:::storage-uploads-id"
     assert queue_policy[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
     notification = one(program, "aws:s3/bucketNotification:BucketNotification")["queues"][0]
     assert notification["filterPrefix"] == "uploads/" and notification["events"] == ["s3:ObjectCreated:*"]
-    mappings = dict(of_type(program, "aws:lambda/eventSourceMapping:EventSourceMapping"))
+    mappings = of_component(program, "aws:lambda/eventSourceMapping:EventSourceMapping", "functions")
     dead_letters = mappings["dead-letters-to-consumer"]
     assert dead_letters["eventSourceArn"].endswith(":ingest-dlq")
     assert dead_letters["functionName"].endswith(QUEUE.dead_letter_consumer)
     assert dead_letters["functionResponseTypes"] == ["ReportBatchItemFailures"]
     mapping = mappings["ingest-to-processor"]
-    assert mapping["eventSourceArn"].endswith(":ingest") and mapping["functionName"].endswith(QUEUE.consumer)
+    assert mapping["eventSourceArn"].endswith(":ingest-queue") and mapping["functionName"].endswith(QUEUE.consumer)
     assert mapping["batchSize"] == QUEUE.batch_size
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["scalingConfig"] == {"maximumConcurrency": 4}
@@ -172,7 +172,7 @@ def test_table(program) -> None:
 
 
 def test_functions_match_the_definitions(program) -> None:
-    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    functions = of_component(program, "aws:lambda/function:Function", "functions")
     assert set(functions) == set(FUNCTIONS)
     for name, definition in FUNCTIONS.items():
         fn = functions[name]
@@ -188,7 +188,7 @@ def test_functions_match_the_definitions(program) -> None:
 
 def _policy(program: dict[str, Any], function: str) -> dict[str, set[str]]:
     """action → the resources it is granted on, from the parsed role policy."""
-    documents = dict(of_type(program, "aws:iam/rolePolicy:RolePolicy"))
+    documents = of_component(program, "aws:iam/rolePolicy:RolePolicy", "functions")
     granted: dict[str, set[str]] = {}
     for st in json.loads(documents[f"{function}-policy"]["policy"])["Statement"]:
         assert st["Effect"] == "Allow"
@@ -199,12 +199,12 @@ def _policy(program: dict[str, Any], function: str) -> dict[str, set[str]]:
 
 
 def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
-    bucket = "arn:aws:s3:::uploads-id"
-    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:jobs"
-    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:ingest"
+    bucket = "arn:aws:s3:::storage-uploads-id"
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:storage-jobs"
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:ingest-queue"
 
     def logs(fn: str) -> dict[str, set[str]]:
-        group = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:{fn}-logs:*"
+        group = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:functions-{fn}-logs:*"
         # X-Ray accepts no resource: the trace segments of active tracing.
         xray = {"xray:PutTraceSegments": {"*"}, "xray:PutTelemetryRecords": {"*"}}
         return {"logs:CreateLogStream": {group}, "logs:PutLogEvents": {group}, **xray}
@@ -229,7 +229,7 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
         "sqs:ChangeMessageVisibility": {queue},
         **logs("process_image"),
     }
-    dlq = f"{queue}-dlq"
+    dlq = f"arn:aws:sqs:us-east-1:{ACCOUNT}:ingest-dlq"
     assert _policy(program, "dead_letter") == {
         "dynamodb:UpdateItem": {table},
         "s3:DeleteObject": {f"{bucket}/uploads/*"},
@@ -296,7 +296,7 @@ def _source_of(core: Path, parts: list[str]) -> Path:
 
 
 def test_every_function_gets_every_variable_its_handler_reads(program) -> None:
-    functions = dict(of_type(program, "aws:lambda/function:Function"))
+    functions = of_component(program, "aws:lambda/function:Function", "functions")
     for name in FUNCTIONS:
         modules = _modules_of(ROOT / "handlers" / f"{name}.py")
         assert len(modules) > 3
@@ -305,7 +305,9 @@ def test_every_function_gets_every_variable_its_handler_reads(program) -> None:
         given = set(functions[name]["environment"]["variables"])
         assert read <= given, f"{name} reads {sorted(read - given)} but is not given them"
     variables = functions["request_upload"]["environment"]["variables"]
-    assert variables["ALLOWED_ORIGINS"] == "https://app.example.com" and variables["UPLOAD_BUCKET"] == "uploads-id"
+    assert (
+        variables["ALLOWED_ORIGINS"] == "https://app.example.com" and variables["UPLOAD_BUCKET"] == "storage-uploads-id"
+    )
 
 
 def test_http_api_routes_cors_stage(program) -> None:
@@ -340,24 +342,24 @@ def test_every_route_needs_a_jwt_from_the_created_user_pool_by_default(program) 
     assert authorizer["identitySources"] == ["$request.header.Authorization"]
     jwt = authorizer["jwtConfiguration"]
     assert jwt["issuer"] == "https://cognito-idp.us-east-1.amazonaws.com/image-analyzer-test"
-    assert jwt["audiences"] == ["users-client-id"]
+    assert jwt["audiences"] == ["api-users-client-id"]
     for _, route in of_type(program, "aws:apigatewayv2/route:Route"):
         assert route["authorizationType"] == "JWT" and route["authorizerId"] == "jwt", route["routeKey"]
     pool = one(program, "aws:cognito/userPool:UserPool")
     assert pool["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is True  # no self sign-up
-    assert program["outputs"]["userPoolClientId"] == "users-client-id"
+    assert program["outputs"]["userPoolClientId"] == "api-users-client-id"
 
 
 def test_log_retention_and_alarms_notify_the_topic(program) -> None:
     assert all(g["retentionInDays"] == 365 for _, g in of_type(program, "aws:cloudwatch/logGroup:LogGroup"))
-    alarms = dict(of_type(program, "aws:cloudwatch/metricAlarm:MetricAlarm"))
+    alarms = of_component(program, "aws:cloudwatch/metricAlarm:MetricAlarm", "monitoring")
     topic = program["outputs"]["alarmTopicArn"]
-    assert topic.endswith(":alarms")
+    assert topic.endswith(":monitoring-alarms")
     for name, alarm in alarms.items():
         assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], name
     assert alarms["dlq-not-empty"]["metricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarms["dlq-oldest-message"]["metricName"] == "ApproximateAgeOfOldestMessage"
-    assert alarms["ingest-oldest-message"]["dimensions"] == {"QueueName": "ingest-id"}
+    assert alarms["ingest-oldest-message"]["dimensions"] == {"QueueName": "ingest-queue-id"}
     dead_lettered = alarms["jobs-dead-lettered"]
     assert (dead_lettered["namespace"], dead_lettered["metricName"]) == ("ImageAnalyzer", "JobsDeadLettered")
     assert dead_lettered["dimensions"] == {"service": "image-analyzer"}
@@ -366,8 +368,19 @@ def test_log_retention_and_alarms_notify_the_topic(program) -> None:
     assert (api_5xx["namespace"], api_5xx["metricName"], api_5xx["dimensions"]) == (
         "AWS/ApiGateway",
         "5xx",
-        {"ApiId": "api-id"},
+        {"ApiId": "api-http-id"},
     )
     # Not the AWS-managed SNS key: CloudWatch could not publish to a topic encrypted with it.
     assert "kmsMasterKeyId" not in one(program, "aws:sns/topic:Topic")
     assert not of_type(program, "aws:sns/topicSubscription:TopicSubscription"), "no e-mail configured"
+
+
+def test_every_child_is_named_after_its_component_and_keeps_its_former_name(program) -> None:
+    components = {name for typ, name, _ in program["resources"] if typ.startswith("image-analyzer:")}
+    assert components == {"storage", "ingest", "functions", "api", "monitoring"}
+    children = [name for typ, name, _ in program["resources"] if not typ.startswith(("image-analyzer:", "pulumi:"))]
+    assert children and [n for n in children if n.split("-")[0] not in components] == []
+    # A stack deployed before the prefixes updates in place: each child is aliased to its former name.
+    renamed = {"storage-jobs": "jobs", "storage-uploads": "uploads", "api-http": "api", "ingest-queue": "ingest"}
+    for name, former in renamed.items():
+        assert former in program["aliases"][name], name
