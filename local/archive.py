@@ -269,11 +269,64 @@ def with_retries(call: Callable[[], Any], sleep: Callable[[float], None] = time.
     raise AssertionError("unreachable")
 
 
+Analyse = Callable[[Source, bytes, str], tuple[dict[str, Any], float, list[str]]]
+
+
+@dataclass
+class _Progress:
+    """What a run has done so far, written by its worker threads under one lock."""
+
+    stats: RunStats
+    report: Report | None
+    on_row: Callable[[dict[str, Any], RunStats], None] | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    quota: list[QuotaExhausted] = field(default_factory=list)
+
+    def finish(self, row: dict[str, Any]) -> None:
+        with self.lock:
+            self.stats.count(row)
+            if self.report:
+                self.report.write(row)
+            if self.on_row:
+                self.on_row(row, self.stats)
+
+    def resumed(self) -> None:
+        with self.lock:
+            self.stats.resumed += 1
+            self.stats.total -= 1
+
+
+def _analyse_source(source: Source, done: Done, analyse_one: Analyse, progress: _Progress) -> None:
+    """One file: read when its turn comes, skipped if the report has its content already or the API would refuse
+    its type, else analysed and reported."""
+    try:
+        data = source.read()
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        progress.finish(skipped_row(source.path, f"could not be read: {exc}"))
+        return
+    digest = sha256(data)
+    if digest in done.digests:
+        progress.resumed()
+        return
+    file_type = upload_type(source.path, data)
+    if file_type is None:
+        reason = "not an image or DICOM file the API takes (by content and name)"
+        progress.finish(skipped_row(source.path, reason, digest))
+        return
+    try:
+        record, seconds, outputs = analyse_one(source, data, file_type)
+    except QuotaExhausted as exc:
+        progress.quota.append(exc)
+        return
+    del data
+    progress.finish({**report_row(source.path, digest, record, seconds, outputs), "record": record})
+
+
 def run(
     client: ApiClient,
     sources: list[Source | Skipped],
     report: Report | None,
-    analyse_one: Callable[[Source, bytes, str], tuple[dict[str, Any], float, list[str]]],
+    analyse_one: Analyse,
     jobs: int = DEFAULT_JOBS,
     done: Done | None = None,
     on_row: Callable[[dict[str, Any], RunStats], None] | None = None,
@@ -281,62 +334,24 @@ def run(
     """Every source through ``analyse_one`` (upload, wait, save outputs), ``jobs`` at a time; each file is read when
     its turn comes, so memory holds ``jobs`` files at most. Stops early on QuotaExhausted (raised after the files in
     flight are reported)."""
-    stats = RunStats(total=len(sources))
+    progress = _Progress(RunStats(total=len(sources)), report, on_row)
     done = done or Done()
     slots = threading.BoundedSemaphore(jobs)
-    quota: list[QuotaExhausted] = []
-    lock = threading.Lock()
-
-    def finish(row: dict[str, Any]) -> None:
-        with lock:
-            stats.count(row)
-            if report:
-                report.write(row)
-            if on_row:
-                on_row(row, stats)
-
-    def resumed() -> None:
-        with lock:
-            stats.resumed += 1
-            stats.total -= 1
-
-    def one(source: Source) -> None:
-        try:
-            data = source.read()
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            finish(skipped_row(source.path, f"could not be read: {exc}"))
-            return
-        digest = sha256(data)
-        if digest in done.digests:
-            resumed()
-            return
-        file_type = upload_type(source.path, data)
-        if file_type is None:
-            finish(skipped_row(source.path, "not an image or DICOM file the API takes (by content and name)", digest))
-            return
-        try:
-            record, seconds, outputs = analyse_one(source, data, file_type)
-        except QuotaExhausted as exc:
-            quota.append(exc)
-            return
-        del data
-        finish({**report_row(source.path, digest, record, seconds, outputs), "record": record})
-
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures: list[Future[None]] = []
     interrupted = False
     try:
         for source in sources:
-            if quota:
+            if progress.quota:
                 break
             if isinstance(source, Skipped):
                 if source.path in done.skipped_paths:
-                    resumed()
+                    progress.resumed()
                 else:
-                    finish(skipped_row(source.path, source.reason))
+                    progress.finish(skipped_row(source.path, source.reason))
                 continue
             slots.acquire()
-            future = pool.submit(one, source)
+            future = pool.submit(_analyse_source, source, done, analyse_one, progress)
             future.add_done_callback(lambda _: slots.release())
             futures.append(future)
     except KeyboardInterrupt:
@@ -349,6 +364,6 @@ def run(
             future.result()
     if interrupted:
         raise KeyboardInterrupt
-    if quota:
-        raise quota[0]
-    return stats
+    if progress.quota:
+        raise progress.quota[0]
+    return progress.stats

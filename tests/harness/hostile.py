@@ -305,7 +305,17 @@ def corpus(seed: int = 20261128) -> list[Hostile]:
 def _generate(seed: int) -> Iterator[Hostile]:
     rng = random.Random(seed)
     seeds = {name: sample_bytes(name) for name in SEEDS}
+    plain = make_dicom(gradient(32, 32))
+    yield from _damaged_samples(seeds, rng)
+    yield from _absurd_attributes()
+    yield from _dicom_bombs(plain)
+    yield from _decoder_bombs()
+    yield from _photo_bombs()
+    yield from _impostors(plain)
 
+
+def _damaged_samples(seeds: dict[str, bytes], rng: random.Random) -> Iterator[Hostile]:
+    """Truncated and bit-flipped copies of the sample files."""
     # Truncations at many offsets: inside the preamble, the header, the pixel data.
     for name, data in seeds.items():
         for fraction in (0.0, 0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99):
@@ -319,6 +329,10 @@ def _generate(seed: int) -> Iterator[Hostile]:
                 position = rng.randrange(132, min(len(data), 2048))
                 damaged[position] ^= 1 << rng.randrange(8)
             yield Hostile(f"flipped-{attempt}-{name}", "flipped header bytes", bytes(damaged), DICOM)
+
+
+def _absurd_attributes() -> Iterator[Hostile]:
+    """Files whose image attributes no real file has."""
     # Absurd image attributes.
     absurd: dict[str, Callable[[FileDataset], None]] = {
         "rows-65535": _set(Rows=65535, Columns=65535),
@@ -357,8 +371,11 @@ def _generate(seed: int) -> Iterator[Hostile]:
     }
     for name, mutate in absurd.items():
         yield Hostile(f"absurd-{name}.dcm", "absurd attributes", _dicom_with(mutate), DICOM)
+
+
+def _dicom_bombs(plain: bytes) -> Iterator[Hostile]:
+    """Transfer syntaxes, nesting, deflation and codestreams that lie about what they hold."""
     # Bogus transfer syntaxes.
-    plain = make_dicom(gradient(32, 32))
     for uid in ("1.2.3.4.5", "", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.5",
                 "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2", "not a uid at all", "1.2.840.10008.1.2.4.100"):  # fmt: skip
         yield Hostile(f"syntax-{uid or 'empty'}.dcm", "bogus transfer syntax", _swap_transfer_syntax(plain, uid), DICOM)
@@ -401,6 +418,10 @@ def _generate(seed: int) -> Iterator[Hostile]:
     for name in ("MR_small_jpeg_ls_lossless.dcm", "SC_rgb_jpeg_dcmtk.dcm"):
         lying = _lying_codestream(name, _jpeg_size(65535, 65535))
         yield Hostile(f"jpeg-declares-65535x65535-{name}", "lying codestream", lying, DICOM)
+
+
+def _decoder_bombs() -> Iterator[Hostile]:
+    """Small files that cost a decoder time or memory out of all proportion."""
     # CPU bombs: work per scan or per strip, whatever the size.
     yield Hostile("jpeg-progressive-2000-scans.jpg", "cpu bomb", _progressive_scan_bomb(2048, 2000), "image/jpeg")
     yield Hostile("tiff-million-strips.tif", "cpu bomb", _strip_bomb(1_000_000), "image/tiff")
@@ -435,6 +456,10 @@ def _generate(seed: int) -> Iterator[Hostile]:
     }
     for name, patch in tables.items():
         yield Hostile(f"rle-table-{name}.dcm", "rle table", _rle_table(patch), DICOM)
+
+
+def _photo_bombs() -> Iterator[Hostile]:
+    """Photos that lie about their size, hide bombs in chunks, or are cut short."""
     # BMP RLE: Pillow decodes it in Python, one operation per run.
     yield Hostile("bmp-rle8-3000x2000-one-pixel-runs.bmp", "bmp rle", _bmp_rle_bomb(3000, 2000), "image/bmp")
     yield Hostile("bmp-rle8-1200x900-one-pixel-runs.bmp", "bmp rle", _bmp_rle_bomb(1200, 900), "image/bmp")
@@ -462,6 +487,10 @@ def _generate(seed: int) -> Iterator[Hostile]:
         yield Hostile(f"jpeg-truncated-{fraction}.jpg", "broken photo", jpeg[: int(len(jpeg) * fraction)], "image/jpeg")
         png = _small_png()
         yield Hostile(f"png-truncated-{fraction}.png", "broken photo", png[: int(len(png) * fraction)], "image/png")
+
+
+def _impostors(plain: bytes) -> Iterator[Hostile]:
+    """Files that pretend to be another type, and files too short to be any."""
     # Polyglots and impostors.
     yield Hostile("jpeg-magic-then-dicom.jpg", "polyglot", b"\xff\xd8\xff" + plain[3:], "image/jpeg")
     yield Hostile("png-in-dicom-clothes.dcm", "polyglot", bytes(128) + b"DICM" + _small_png(), DICOM)
