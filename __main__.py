@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from image_analyzer.definitions import PROJECT
 from infra.api import Api, ApiArgs
+from infra.component import args_from
 from infra.config import StackConfig
 from infra.functions import DataResources, Functions, FunctionsArgs
 from infra.ingest import Ingest, IngestArgs
@@ -26,15 +27,20 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
         pulumi.log.warn("image-analyzer:auth is none: anyone who finds the API URL can upload and read results")
     tags = {"project": PROJECT, "stack": pulumi.get_stack()}
     account_id = aws.get_caller_identity_output().account_id
-    storage = Storage("storage", StorageArgs.from_config(config, account_id, tags))
-    ingest = Ingest("ingest", IngestArgs(storage.bucket, account_id, config.max_receive_count, tags))
+    storage = Storage("storage", args_from(StorageArgs, config, account_id=account_id, tags=tags))
+    ingest = Ingest("ingest", args_from(IngestArgs, config, bucket=storage.bucket, account_id=account_id, tags=tags))
     data = DataResources(storage.bucket, storage.artifacts, storage.table, ingest.queue, ingest.dlq, storage.key)
-    functions = Functions("functions", FunctionsArgs.from_config(config, data, tags))
-    api = Api("api", ApiArgs.from_config(config, functions.functions, tags))
+    functions = Functions(
+        "functions", args_from(FunctionsArgs, config, data=data, settings=config.settings(), tags=tags)
+    )
+    api = Api("api", args_from(ApiArgs, config, functions=functions.functions, tags=tags))
     monitoring = Monitoring(
         "monitoring",
-        MonitoringArgs(ingest.queue, ingest.dlq, functions.functions, api.api, storage.key, tags, config.alarm_email),
-    )
+        args_from(
+            MonitoringArgs, config, queue=ingest.queue, dlq=ingest.dlq, functions=functions.functions, api=api.api,
+            key=storage.key, tags=tags,
+        ),
+    )  # fmt: skip
     outputs: dict[str, Any] = {
         "apiUrl": api.stage.invoke_url,
         "bucketName": storage.bucket.id,

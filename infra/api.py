@@ -10,7 +10,6 @@ import pulumi_aws as aws
 
 from image_analyzer.definitions import CORS, PROJECT, ROUTES
 from infra.component import Component
-from infra.config import StackConfig
 
 # Who called, from where, and what came of it: API Gateway writes one JSON line per request.
 ACCESS_LOG_FORMAT = {
@@ -32,30 +31,13 @@ class ApiArgs:
     tags: dict[str, str]
     allowed_origins: list[str]
     log_retention_days: int  # the access log
-    rate_limit: float  # requests/s for routes without their own limit
-    burst_limit: int
+    api_rate_limit: float  # requests/s for routes without their own limit
+    api_burst_limit: int
     # "cognito" creates a user pool and app client; "jwt" trusts jwt_issuer for jwt_audience; "none": open.
     auth: str = "cognito"
     jwt_issuer: str | None = None
     jwt_audience: list[str] = field(default_factory=list)
     deletion_protection: bool = True  # the user pool's
-
-    @classmethod
-    def from_config(
-        cls, config: StackConfig, functions: dict[str, aws.lambda_.Function], tags: dict[str, str]
-    ) -> ApiArgs:
-        return cls(
-            functions=functions,
-            tags=tags,
-            allowed_origins=config.allowed_origins,
-            log_retention_days=config.log_retention_days,
-            rate_limit=config.api_rate_limit,
-            burst_limit=config.api_burst_limit,
-            auth=config.auth,
-            jwt_issuer=config.jwt_issuer,
-            jwt_audience=config.jwt_audience,
-            deletion_protection=config.deletion_protection,
-        )
 
 
 @dataclass(frozen=True)
@@ -136,8 +118,8 @@ class Api(Component):
             name="$default",
             auto_deploy=True,
             default_route_settings={
-                "throttling_rate_limit": args.rate_limit,
-                "throttling_burst_limit": args.burst_limit,
+                "throttling_rate_limit": args.api_rate_limit,
+                "throttling_burst_limit": args.api_burst_limit,
             },
             route_settings=[
                 {

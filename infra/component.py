@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
 import pulumi
+
+_Args = TypeVar("_Args")
 
 
 class Component(pulumi.ComponentResource):
@@ -34,3 +37,13 @@ class Component(pulumi.ComponentResource):
 
     def child(self, depends_on: list[Any] | None = None) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
+
+
+def args_from(args_type: type[_Args], config: Any, **given: Any) -> _Args:
+    """A component's args: ``given``, and every other field taken from the stack config field of the same name
+    (a field that is neither is a mistake, not a default)."""
+    names = {f.name for f in fields(args_type)} - given.keys()  # type: ignore[arg-type]
+    missing = sorted(name for name in names if not hasattr(config, name))
+    if missing:
+        raise TypeError(f"{args_type.__name__}: {', '.join(missing)} neither given nor a stack setting")
+    return args_type(**given, **{name: getattr(config, name) for name in names})

@@ -15,7 +15,6 @@ import pulumi_aws as aws
 
 from image_analyzer.definitions import CONVERTED_PREFIX, FUNCTIONS, PROJECT, QUEUE, UPLOAD_PREFIX, StackSettings
 from infra.component import Component
-from infra.config import StackConfig
 from infra.policies import LAMBDA_TRUST, policy_document, statement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,21 +62,6 @@ class FunctionsArgs:
     classifier_spec: str | None = None  # a local spec file, uploaded with its model
     classifier_spec_s3: str | None = None  # …or objects already in S3
     classifier_model_s3: str | None = None
-
-    @classmethod
-    def from_config(cls, config: StackConfig, data: DataResources, tags: dict[str, str]) -> FunctionsArgs:
-        return cls(
-            data=data,
-            settings=config.settings(),
-            architecture=config.architecture,
-            log_retention_days=config.log_retention_days,
-            processor_concurrency=config.processor_concurrency,
-            tags=tags,
-            layer_zip=config.layer_zip,
-            classifier_spec=config.classifier_spec,
-            classifier_spec_s3=config.classifier_spec_s3,
-            classifier_model_s3=config.classifier_model_s3,
-        )
 
 
 def layer_archive(args: FunctionsArgs) -> tuple[pulumi.Asset, str]:

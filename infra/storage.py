@@ -17,7 +17,6 @@ from image_analyzer.definitions import (
     UPLOAD_PREFIX,
 )
 from infra.component import Component
-from infra.config import StackConfig
 from infra.policies import deny_insecure_transport, policy_document
 
 # An upload is deleted once its job ends; one that was never processed (the client gave up) goes after a day.
@@ -37,21 +36,6 @@ class StorageArgs:
     force_destroy: bool = False
     customer_managed_key: bool = False
     deletion_protection: bool = True
-
-    @classmethod
-    def from_config(cls, config: StackConfig, account_id: pulumi.Input[str], tags: dict[str, str]) -> StorageArgs:
-        return cls(
-            account_id=account_id,
-            tags=tags,
-            allowed_origins=config.allowed_origins,
-            retention_days=config.retention_days,
-            keep_originals=config.keep_originals,
-            noncurrent_version_days=config.noncurrent_version_days,
-            log_retention_days=config.log_retention_days,
-            force_destroy=config.force_destroy,
-            customer_managed_key=config.customer_managed_key,
-            deletion_protection=config.deletion_protection,
-        )
 
 
 class Storage(Component):
