@@ -1,6 +1,8 @@
 // Image Analyzer web page: request an upload, PUT the file to S3 with progress, poll the job, show the result.
 // No build step, no dependencies.
 
+import { PRESETS } from "./presets.js";
+
 const TYPES = {
   dcm: "application/dicom", dicom: "application/dicom", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png",
   gif: "image/gif", webp: "image/webp", bmp: "image/bmp", tif: "image/tiff", tiff: "image/tiff",
@@ -187,6 +189,19 @@ function renderClassifier(card, record) {
   }
   section.hidden = false;
 }
+
+// The CT presets come from presets.js, generated from their one declaration (image_analyzer/windows.py).
+function addPresetOptions() {
+  const select = document.getElementById("job-template").content.querySelector(".window-select");
+  const custom = select.querySelector('option[value="custom"]');
+  for (const preset of PRESETS) {
+    const option = document.createElement("option");
+    option.value = preset.name;
+    option.textContent = `${preset.label} (${String(preset.center).replace("-", "−")} / ${preset.width})`;
+    select.insertBefore(option, custom);
+  }
+}
+addPresetOptions();
 
 // Window/level: the server renders the DICOM again in the chosen window (GET /render) and keeps each view.
 function setUpWindowing(card) {

@@ -323,7 +323,7 @@ def test_a_link_cannot_send_the_token_or_the_files_to_another_api(browser, auth_
 
 
 def test_the_page_and_the_api_send_security_headers(stack) -> None:
-    for path in ("/", "/app.js", "/style.css"):
+    for path in ("/", "/app.js", "/presets.js", "/style.css"):
         response = requests.get(stack.api_url + path, timeout=10)
         assert response.ok and {k: response.headers.get(k) for k in PAGE_SECURITY_HEADERS} == PAGE_SECURITY_HEADERS
     answers = [

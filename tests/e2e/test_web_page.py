@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from image_analyzer.views import PRESET_NAMES
 from tests.harness.browser import open_page
 from tests.harness.files import photo_bytes, sample_bytes
 
@@ -79,6 +80,9 @@ def test_window_and_level_on_a_dicom_card(browser, stack, tmp_path: Path) -> Non
         return Image.open(io.BytesIO(content)).convert("L").tobytes()
 
     before = shown_pixels()
+    options = page.eval_on_selector_all(".job .window-select option", "els => els.map(e => [e.value, e.textContent])")
+    assert [value for value, _ in options] == [*PRESET_NAMES, "custom"], "the presets come from presets.js"
+    assert ["lung", "lung (−600 / 1500)"] in options
     page.select_option(".window-select", "lung")
     page.wait_for_function("() => document.querySelector('.job').dataset.view === 'lung'", timeout=30_000)
     assert image.evaluate("img => img.src") != original and "view-lung" in image.evaluate("img => img.src")

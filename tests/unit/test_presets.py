@@ -1,8 +1,10 @@
 """The CT presets are declared once (image_analyzer.windows): the API's names, the CLI's --window and the page's
-window list are the same presets with the same numbers."""
+window list (the page's own options and the presets.js generated from the declaration) are the same presets with
+the same numbers."""
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from image_analyzer.views import PRESET_NAMES
 from image_analyzer.windows import PRESETS
 from local.cli import build_parser
+from local.web_presets import PRESETS_FILE, presets_module
 
 PAGE = Path(__file__).resolve().parents[2] / "local" / "web" / "index.html"
 
@@ -43,9 +46,22 @@ class _WindowOptions(HTMLParser):
 
 
 def page_options() -> list[tuple[str, str]]:
+    """The window list as app.js assembles it: the page's own options, the presets of presets.js before "custom"."""
     parser = _WindowOptions()
     parser.feed(PAGE.read_text())
-    return parser.options
+    presets = [
+        json.loads(line.strip().rstrip(","))
+        for line in PRESETS_FILE.read_text().splitlines()
+        if line.strip().startswith("{")
+    ]
+    shown = [(p["name"], f"{p['label']} ({p['center']:g} / {p['width']:g})".replace("-", "−")) for p in presets]
+    custom = [i for i, (value, _) in enumerate(parser.options) if value == "custom"]
+    assert custom, "the page has a custom option"
+    return parser.options[: custom[0]] + shown + parser.options[custom[0] :]
+
+
+def test_presets_js_is_generated_from_the_declaration() -> None:
+    assert PRESETS_FILE.read_text() == presets_module(), "run python -m local.web_presets"
 
 
 def test_the_page_offers_exactly_the_presets_with_their_numbers() -> None:
