@@ -23,6 +23,7 @@ app = create_resolver(logger)
 def get_results() -> Response:
     job_id = app.current_event.get_query_string_value("jobId", "")
     who = caller(app.current_event)  # before anything is read: a token that cannot own a job reads nothing
+    use_cases.check_job_id(job_id)  # before it is logged: only a well-formed id reaches a log line
     logger.append_keys(jobId=job_id)
     job = use_cases.job_as_caller(adapters(), job_id, who)
     expiry = int_setting("URL_EXPIRY_SECONDS", minimum=1)

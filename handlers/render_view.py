@@ -36,7 +36,7 @@ def render_view() -> Response:
     event = app.current_event
     who = caller(event)  # before anything is read: a token that cannot own a job reads nothing
     job_id = event.get_query_string_value("jobId", "")
-    use_cases.check_job_id(job_id)  # reported before a bad view
+    use_cases.check_job_id(job_id)  # reported before a bad view, and before the id is logged
     logger.append_keys(jobId=job_id)
     view = parse_view(
         event.get_query_string_value("window"),
