@@ -14,7 +14,7 @@ from pydicom.valuerep import DSfloat
 
 from image_analyzer import budget
 from image_analyzer.dicom.frame import frame_view
-from image_analyzer.dicom.greyscale import MAX_LUT_ENTRIES, greyscale_lut
+from image_analyzer.dicom.greyscale import MAX_LUT_ENTRIES, VOI_KEYWORDS, greyscale_lut
 from image_analyzer.windows import Window
 
 
@@ -76,7 +76,7 @@ def view_source(
     for element in view:
         out[element.tag] = element
     if automatic is not None:
-        for keyword in ("VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction"):
+        for keyword in VOI_KEYWORDS:
             if keyword in out:
                 del out[keyword]
         out.WindowCenter = DSfloat(automatic.center, auto_format=True)

@@ -30,7 +30,7 @@ MAX_LUT_ENTRIES = 1 << 17
 _FLOAT_PIPELINE_BYTES_PER_PIXEL = 48
 # Share of pixels clipped at each end by the automatic window.
 AUTO_WINDOW_PERCENTILES = (0.5, 99.5)
-_VOI_KEYWORDS = ("VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction")
+VOI_KEYWORDS = ("VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction")
 
 
 @dataclass(frozen=True)
@@ -98,19 +98,24 @@ def choose_window(
     return WindowChoice(chosen, chosen_source)
 
 
-def _windowed(view: Dataset, window: Window) -> Dataset:
-    """A copy of ``view`` that declares ``window`` as its only VOI."""
+def voi_view(view: Dataset, choice: WindowChoice) -> Dataset:
+    """The view as the VOI stages read it: ``view`` itself for its own VOI LUT, else a copy that declares the
+    chosen window as its only VOI (made once per frame, read by :func:`apply_voi` and :func:`to_8bit`)."""
+    if choice.window is None:
+        return view
+    window = choice.window
     out = Dataset()
     out.file_meta = view.file_meta
     for element in view:
-        if element.keyword not in _VOI_KEYWORDS:
+        if element.keyword not in VOI_KEYWORDS:
             out[element.tag] = element
     out.WindowCenter, out.WindowWidth, out.VOILUTFunction = window.center, window.width, window.function
     return out
 
 
 def voi_output_range(voi: np.ndarray, view: Dataset, choice: WindowChoice) -> tuple[float, float]:
-    """The range the VOI stage can produce: 8-bit scaling maps this, not the image's min/max, to 0-255."""
+    """The range the VOI stage can produce: 8-bit scaling maps this, not the image's min/max, to 0-255.
+    ``view`` is the :func:`voi_view` of the choice."""
     if choice.window is None:
         # PS3.3 C.11.2.1.1: the LUT's output spans 0…2ⁿ−1, n the descriptor's third value. A LUT whose entries
         # exceed that depth (a known encoder error) falls back to the range its entries actually cover.
@@ -124,7 +129,7 @@ def voi_output_range(voi: np.ndarray, view: Dataset, choice: WindowChoice) -> tu
             return 0.0, declared_high
         return float(lut.min()), float(lut.max())
     with np.errstate(over="ignore"):
-        ends = apply_windowing(np.array([-1e300, 1e300]), _windowed(view, choice.window))
+        ends = apply_windowing(np.array([-1e300, 1e300]), view)
     low, high = float(ends.min()), float(ends.max())
     if high <= low:  # degenerate declared range: fall back to what the window produced
         low, high = float(voi.min()), float(voi.max())
@@ -132,11 +137,12 @@ def voi_output_range(voi: np.ndarray, view: Dataset, choice: WindowChoice) -> tu
 
 
 def apply_voi(modality: np.ndarray, view: Dataset, choice: WindowChoice) -> np.ndarray:
-    """The VOI stage: the chosen window, or the file's VOI LUT, applied to modality values."""
+    """The VOI stage: the chosen window, or the file's VOI LUT, applied to modality values (``view`` is the
+    :func:`voi_view` of the choice)."""
     if choice.window is None:
         integral = modality if np.issubdtype(modality.dtype, np.integer) else modality.astype(np.int64)
         return apply_voi_lut(integral, view)
-    return apply_windowing(modality, _windowed(view, choice.window))
+    return apply_windowing(modality, view)
 
 
 def to_8bit(voi: np.ndarray, view: Dataset, choice: WindowChoice) -> np.ndarray:
@@ -158,7 +164,8 @@ def greyscale_lut(
     in. ``counts`` gives how often each entry occurs."""
     modality = apply_modality_lut(domain, view)
     choice = choose_window(modality, view, counts, window, source)
-    return to_8bit(apply_voi(modality, view, choice), view, choice), choice
+    shown = voi_view(view, choice)
+    return to_8bit(apply_voi(modality, shown, choice), shown, choice), choice
 
 
 def render_greyscale(
