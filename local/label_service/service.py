@@ -164,6 +164,9 @@ def detect_text(state: ServiceState, request: dict[str, Any]) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: LabelServer
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out as two writes: with Nagle's algorithm the body waited for the client's
+    # delayed ACK of the headers, 40 ms on every keep-alive answer.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
