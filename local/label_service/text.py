@@ -19,10 +19,13 @@ from PIL import Image
 # can read on a radiograph stays well above the detector's minimum size at this scale.
 DETECTION_MAX_SIDE = 1280
 # The recogniser pads every batch of line crops to the widest one, and to at least 320 px (PaddleOCR's default):
-# a 67 px "ID" ran as wide as a 320 px line. Padding only to the batch's widest crop (the minimum is the model's
-# height) and batching by four (crops are sorted by width, so a batch's widths are close) halves the recogniser's
-# work; what it reads is unchanged for the canaries, and differs in spacing at most ("09: 04" / "09:04").
+# a 67 px "ID" ran as wide as a whole line. Padding to the batch's widest crop but at least 96 px, in batches of
+# four (crops are sorted by width, so a batch's widths are close), halves the recogniser's work. The least width
+# matters: at 48 px, noise on two lossy MR slices was read as "n" at a score just over the engine's 0.5 cut and
+# kept; at 96 px the same 12 of the 47 sample renders get regions as at 320 px (a line more or less on three
+# ultrasounds), and every canary token is still read.
 RECOGNITION_HEIGHT = 48
+RECOGNITION_MIN_WIDTH = 96
 RECOGNITION_BATCH = 4
 TEXT_MODEL_VERSION = "local-ppocrv4"
 
@@ -102,7 +105,7 @@ class TextReader:
         self._engine = RapidOCR(
             max_side_len=DETECTION_MAX_SIDE,
             det_limit_type="max",  # never enlarge
-            rec_img_shape=[3, RECOGNITION_HEIGHT, RECOGNITION_HEIGHT],  # the least width a batch is padded to
+            rec_img_shape=[3, RECOGNITION_HEIGHT, RECOGNITION_MIN_WIDTH],  # the least width a batch is padded to
             rec_batch_num=RECOGNITION_BATCH,
             intra_op_num_threads=threads,
             inter_op_num_threads=1,
