@@ -6,19 +6,14 @@ The baseline, measured in the same run, is DetectLabels on the same renders (wha
 
 from __future__ import annotations
 
-import io
 import statistics
 import sys
 import time
 
-from PIL import Image
-
-from image_analyzer.errors import ProcessingError
-from image_analyzer.processing import analyse
 from local.label_service.detections import WordFilter, text_detections
 from local.label_service.label_model import Classifier
 from local.label_service.text import TextReader
-from local.samples import all_sample_paths
+from local.samples import distinct_dicom_renders
 
 QUICK_FILES = ("US1_J2KR.dcm", "CT_small.dcm", "MR_small.dcm", "RG3_J2KI.dcm")
 
@@ -29,28 +24,15 @@ def main(args: list[str]) -> int:
     rows: list[tuple[str, str, int, int]] = []
     text_seconds: list[float] = []
     label_seconds: list[float] = []
-    seen: set[bytes] = set()
-    for path in all_sample_paths():
-        if path.suffix.lower() not in (".dcm", "") or (quick and path.name not in QUICK_FILES):
-            continue
-        try:
-            analysis = analyse(path.read_bytes(), "application/dicom")
-        except ProcessingError:
-            continue
-        image = Image.open(io.BytesIO(analysis.label_bytes))  # what the processor sends to DetectText
-        image.load()
-        key = image.tobytes()[:4096] + bytes(str(image.size), "ascii")
-        if key in seen:  # the same pixels in another transfer syntax
-            continue
-        seen.add(key)
+    for sample in distinct_dicom_renders(QUICK_FILES if quick else None):
         started = time.perf_counter()
-        lines = reader.read(image)
+        lines = reader.read(sample.image)
         text_seconds.append(time.perf_counter() - started)
         started = time.perf_counter()
-        classifier.predict(image)
+        classifier.predict(sample.image)
         label_seconds.append(time.perf_counter() - started)
-        words = sum(e["Type"] == "WORD" for e in text_detections(lines, image.size, WordFilter(), []))
-        rows.append((path.name, (analysis.dicom or {}).get("modality") or "?", len(lines), words))
+        words = sum(e["Type"] == "WORD" for e in text_detections(lines, sample.image.size, WordFilter(), []))
+        rows.append((sample.path.name, sample.modality, len(lines), words))
     found = [row for row in rows if row[2]]
     print(f"{len(rows)} distinct DICOM renders; text found in {len(found)}:")
     print("| file | modality | lines | words |\n|---|---|---|---|")

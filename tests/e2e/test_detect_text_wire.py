@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw, ImageFont
 
 from image_analyzer import dicom
+from local.samples import distinct_dicom_renders
 from tests.harness.files import photo_bytes, sample_bytes
 from tests.harness.service_model import output_shape, shape_errors
 
@@ -45,6 +46,27 @@ def test_lines_and_words_of_the_ultrasound(rekognition, ultrasound) -> None:
     for detection in detections:
         box = detection["Geometry"]["BoundingBox"]
         assert 0 <= box["Left"] <= 1 and 0 < box["Width"] <= 1 and len(detection["Geometry"]["Polygon"]) == 4
+
+
+# Slices and projections of these modalities carry no burned-in text in the sample data: a region on one is a
+# false detection (and a redacted patch over anatomy).
+WITHOUT_TEXT = {"CT", "MR", "CR", "DX", "MG", "PT", "NM"}
+
+
+def test_text_is_found_where_it_is_burned_in_and_nowhere_else(rekognition) -> None:
+    """Every distinct render of pydicom's and pydicom-data's samples, as the processor sends it."""
+    lines_by_file: dict[str, int] = {}
+    modality: dict[str, str] = {}
+    for sample in distinct_dicom_renders():
+        response = rekognition.detect_text(Image={"Bytes": sample.label_bytes})
+        lines_by_file[sample.path.name] = sum(d["Type"] == "LINE" for d in response["TextDetections"])
+        modality[sample.path.name] = sample.modality
+    assert len(lines_by_file) >= 40
+    assert [name for name, lines in lines_by_file.items() if lines and modality[name] in WITHOUT_TEXT] == []
+    assert sum(modality[name] in WITHOUT_TEXT for name in lines_by_file) >= 15  # the check covers real slices
+    assert lines_by_file["US1_J2KR.dcm"] >= 15
+    # the ultrasounds with annotations
+    assert sum(bool(lines) for name, lines in lines_by_file.items() if modality[name] == "US") >= 8
 
 
 def test_word_filter_and_regions_of_interest(rekognition, ultrasound) -> None:
