@@ -81,8 +81,8 @@ def _words(
 def _idle_threads_sleep(holder: object, threads: int) -> None:
     """Rebuild ``holder.session`` (rapidocr's ONNX Runtime session, pinned <1.5) with threads that sleep when idle.
 
-    By default each session's intra-op threads spin after a run: the detector's spin on the cores the recogniser
-    runs on next (and the label model's, after DetectLabels). On 2 cores that cost 15-20 % of a DetectText."""
+    By default a session's intra-op threads spin for a while after each run: the detector's kept the cores busy
+    that the recogniser runs on next. On 2 cores that cost 15-20 % of a DetectText."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

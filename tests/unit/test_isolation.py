@@ -72,7 +72,7 @@ def test_an_isolated_analysis_is_the_analysis(name) -> None:
 
 
 def test_a_decode_past_the_time_limit_ends_decode_timed_out_and_within_it_completes() -> None:
-    slow = slow_progressive_jpeg()  # seconds of decoding, under every structural limit
+    slow = slow_progressive_jpeg(6000, 85)  # over a second of decoding (3× the limit), under every structural limit
     started = time.monotonic()
     with pytest.raises(ProcessingError) as info:
         processing.analyse_within(slow, "image/jpeg", 0.5)
