@@ -52,11 +52,12 @@ def build_stack() -> dict[str, pulumi.Output[Any]]:
         "alarmTopicArn": monitoring.topic.arn,
         "auth": pulumi.Output.from_input(config.auth),
     }
-    if api.issuer is not None:
-        outputs["jwtIssuer"] = pulumi.Output.from_input(api.issuer)
-    if api.user_pool is not None and api.user_pool_client is not None:
-        outputs["userPoolId"] = api.user_pool.id
-        outputs["userPoolClientId"] = api.user_pool_client.id
+    authorization = api.authorization
+    if authorization is not None:
+        outputs["jwtIssuer"] = pulumi.Output.from_input(authorization.issuer)
+        if authorization.user_pool is not None and authorization.user_pool_client is not None:
+            outputs["userPoolId"] = authorization.user_pool.id
+            outputs["userPoolClientId"] = authorization.user_pool_client.id
     return outputs
 
 

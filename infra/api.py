@@ -71,11 +71,9 @@ class Api(Component):
             tags=tags,
             opts=child,
         )
-        authorization = self._authorization(args) if args.auth != "none" else None
-        authorizer = authorization.authorizer if authorization else None
-        self.issuer = authorization.issuer if authorization else None
-        self.user_pool = authorization.user_pool if authorization else None
-        self.user_pool_client = authorization.user_pool_client if authorization else None
+        # None on an open stack (auth "none"): every route is then public.
+        self.authorization = self._authorization(args) if args.auth != "none" else None
+        authorizer = self.authorization.authorizer if self.authorization else None
 
         self.access_logs = aws.cloudwatch.LogGroup(
             self.named("access-logs", former="api-access-logs"),
