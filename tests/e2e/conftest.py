@@ -9,6 +9,7 @@ import pytest
 from local.client import ApiClient
 from local.emulators import Backend, BackendUnavailable, local_client, start_backend
 from local.emulators.containers import docker_unavailable_reason
+from local.label_service.service import LabelServiceProcess
 from local.stack import LocalStack, StackOptions
 from tests.harness.browser import CHROMIUM
 from tests.harness.deployed_api import ApiTarget
@@ -107,3 +108,12 @@ def browser():
         )
         yield instance
         instance.close()
+
+
+@pytest.fixture(scope="session")
+def label_service_rekognition() -> Iterator[Any]:
+    """boto3's Rekognition client on a label service of its own, with no stack: for what does not depend on the
+    backend (the service is the same on both), run once instead of once a backend."""
+    service = LabelServiceProcess()
+    yield local_client("rekognition", service.url)
+    service.stop()

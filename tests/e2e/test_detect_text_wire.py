@@ -53,8 +53,9 @@ def test_lines_and_words_of_the_ultrasound(rekognition, ultrasound) -> None:
 WITHOUT_TEXT = {"CT", "MR", "CR", "DX", "MG", "PT", "NM"}
 
 
-def test_text_is_found_where_it_is_burned_in_and_nowhere_else(rekognition) -> None:
+def test_text_is_found_where_it_is_burned_in_and_nowhere_else(label_service_rekognition) -> None:
     """Every distinct render of pydicom's and pydicom-data's samples, as the processor sends it."""
+    rekognition = label_service_rekognition
     lines_by_file: dict[str, int] = {}
     modality: dict[str, str] = {}
     for sample in distinct_dicom_renders():
