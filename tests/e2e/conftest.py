@@ -110,10 +110,11 @@ def browser():
         instance.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def label_service_rekognition() -> Iterator[Any]:
     """boto3's Rekognition client on a label service of its own, with no stack: for what does not depend on the
-    backend (the service is the same on both), run once instead of once a backend."""
+    backend (the service is the same on both), run once instead of once a backend. Module-scoped: its process
+    ends with the module, so later tests see no child of the test process that is not theirs."""
     service = LabelServiceProcess()
     yield local_client("rekognition", service.url)
     service.stop()
