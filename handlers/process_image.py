@@ -5,7 +5,7 @@ Every record of every message is processed; one bad image never re-drives its ne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,6 +23,10 @@ from image_analyzer.observability import get_logger, get_metrics, get_tracer
 from image_analyzer.processing import Outcome, Processor, Result
 from image_analyzer.redaction import RedactMode
 from image_analyzer.text import TextDetector
+from image_analyzer.text_search import TextDetection, TextSearch
+
+if TYPE_CHECKING:
+    from image_analyzer.text_model import TextModel
 
 logger = get_logger()
 metrics = get_metrics()
@@ -38,12 +42,26 @@ def processor() -> Processor:
         objects=adapters().objects,
         labels=LabelDetector(aws.rekognition_client(), int_setting("MAX_LABELS", 1), float_setting("MIN_CONFIDENCE")),
         max_upload_bytes=int_setting("MAX_UPLOAD_BYTES", minimum=1),
-        text=TextDetector(aws.rekognition_client()),
+        text=text_search(),
         redact_mode=RedactMode(choice_setting("REDACT_TEXT", tuple(RedactMode))),
         classifier=classifier_stage(),
         keep_originals=bool_setting("KEEP_ORIGINALS"),
         decode_time_limit_s=float_setting("DECODE_TIME_LIMIT_S") or None,
     )
+
+
+@aws.per_container
+def text_model() -> TextModel:
+    """The in-function text detector, loaded once per warm container on first use."""
+    from image_analyzer.text_model import TextModel
+
+    return TextModel()
+
+
+def text_search() -> TextSearch:
+    mode = TextDetection(choice_setting("TEXT_DETECTION", tuple(TextDetection)))
+    rekognition = TextDetector(aws.rekognition_client()) if mode is not TextDetection.FUNCTION else None
+    return TextSearch(mode, rekognition, text_model if mode is not TextDetection.REKOGNITION else None)
 
 
 @aws.per_container

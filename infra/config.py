@@ -17,6 +17,7 @@ from image_analyzer.definitions import FUNCTIONS, PROJECT, QUEUE, SETTINGS, Stac
 
 AUTH_MODES = ("cognito", "jwt", "none")
 REDACT_MODES = ("dicom", "all", "none")
+TEXT_DETECTORS = ("function+rekognition", "function", "rekognition")
 
 
 class SettingError(ValueError):
@@ -220,6 +221,11 @@ class StackConfig:
     redact_text: str = _setting(
         "redactText", _default("REDACT_TEXT"), _choice(*REDACT_MODES), "burned-in text redaction: dicom, all or none",
         "REDACT_TEXT",
+    )  # fmt: skip
+    # Which detectors find that text: the in-function model, DetectText, or the union of both (the default).
+    text_detection: str = _setting(
+        "textDetection", _default("TEXT_DETECTION"), _choice(*TEXT_DETECTORS),
+        "detectors of burned-in text: function+rekognition, function or rekognition", "TEXT_DETECTION",
     )  # fmt: skip
     # Seconds a file's decode may take before its job ends DECODE_TIMED_OUT (0: no limit); under the timeout.
     decode_time_limit_seconds: float = _setting(

@@ -138,9 +138,12 @@ def labels_figure(image: bytes, labels: list[dict[str, Any]], title: str = "") -
 
 def redaction_figure(data: bytes) -> Figure:
     """A DICOM render before and after the processor's redaction stage, with what was filled outlined. The text
-    is found by the local DetectText (its service started in this process; boto3 on the wire, as the processor)."""
+    is found by the default detectors: the in-function model and the local DetectText (its service started in
+    this process; boto3 on the wire, as the processor)."""
     from image_analyzer.processing import analyse, redact_text
     from image_analyzer.text import TextDetector
+    from image_analyzer.text_model import TextModel
+    from image_analyzer.text_search import TextDetection, TextSearch
     from local.emulators import local_client
     from local.label_service.label_model import Classifier
     from local.label_service.service import LabelServer, ServiceState
@@ -148,7 +151,8 @@ def redaction_figure(data: bytes) -> Figure:
     analysis = analyse(data, "application/dicom")
     server = LabelServer(ServiceState(Classifier())).start()
     try:
-        redacted = redact_text(analysis, TextDetector(local_client("rekognition", server.url)), data)
+        search = TextSearch(TextDetection.BOTH, TextDetector(local_client("rekognition", server.url)), TextModel)
+        redacted = redact_text(analysis, search, data)
     finally:
         server.stop()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))

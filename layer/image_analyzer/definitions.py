@@ -69,6 +69,13 @@ SETTINGS: dict[str, Setting] = {
             "dicom (every DICOM render), all (photos too) or none.",
         ),
         Setting(
+            "TEXT_DETECTION",
+            "function+rekognition",
+            "Which detectors find the text that is redacted: function+rekognition (the union of both), function "
+            "(a detection model in the processor: nothing of the picture leaves it before redaction) or rekognition "
+            "(DetectText only).",
+        ),
+        Setting(
             "DECODE_TIME_LIMIT_S",
             "20",
             "Seconds one file's decode may take (in a forked child) before its job ends DECODE_TIMED_OUT; 0: none.",
@@ -131,6 +138,7 @@ FUNCTIONS: dict[str, FunctionDef] = {
                 "CLASSIFIER_SPEC",
                 "KEEP_ORIGINALS",
                 "REDACT_TEXT",
+                "TEXT_DETECTION",
                 "DECODE_TIME_LIMIT_S",
             ),
             needs_imaging=True,

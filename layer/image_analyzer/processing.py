@@ -21,10 +21,11 @@ from image_analyzer.jobs import utc_now
 from image_analyzer.keys import converted_key, crop_key, view_source_key
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
-from image_analyzer.redaction import METHOD, NOT_SEARCHED, Redaction, RedactMode, filled, record, text_mask
+from image_analyzer.redaction import NOT_SEARCHED, Redaction, RedactMode, filled
 from image_analyzer.redaction import required as redaction_required
 from image_analyzer.store import ClaimOutcome, JobStore
-from image_analyzer.text import TextDetectionUnavailable, TextDetector, TextRegions
+from image_analyzer.text import TextDetectionUnavailable
+from image_analyzer.text_search import FoundText, SearchViews, TextDetection, TextSearch
 from image_analyzer.uploads import job_id_from_key
 
 
@@ -165,28 +166,40 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
     return Analysis(photo.data, None, {"format": fmt.value, "width": photo.width, "height": photo.height}, None)
 
 
-def redact_text(analysis: Analysis, text: TextDetector, original: bytes) -> Analysis:
-    """Search the picture the user will see for text and fill every region found, in the picture, the bytes
-    sent for labels and the frame copy. Raises ProcessingError (the service refused the image) or
-    TextDetectionUnavailable (a retry may succeed): either way nothing unredacted is returned."""
-    found = text.find(analysis.label_bytes)  # the picture as DetectLabels would see it, before redaction
-    if not found.boxes:
-        return replace(analysis, redaction=Redaction(METHOD, 0, 0.0))
-    with content_failures(original):
-        return _fill_text(analysis, found, original)
-
-
-def _fill_text(analysis: Analysis, found: TextRegions, original: bytes) -> Analysis:
+def search_views(analysis: Analysis, original: bytes) -> SearchViews:
+    """The picture the user will see and the view revealing what any window of it could show, as arrays."""
     import numpy as np
+
+    from image_analyzer.text_views import revealing
+
+    # A JPEG or PNG photo is served as uploaded (less its metadata): searched, it is decoded at full size.
+    picture = analysis.picture if analysis.picture is not None else imaging.convert_photo(original).image
+    served = np.asarray(picture)
+    frame = analysis.rendering.frame if analysis.rendering is not None else None
+    values = frame.modality_values() if frame is not None else served
+    return SearchViews(served, revealing(values), analysis.label_bytes, greyscale_frame=frame is not None)
+
+
+def redact_text(analysis: Analysis, text: TextSearch, original: bytes) -> Analysis:
+    """Search the picture the user will see, in every view of it, for text and fill every region found, in the
+    picture, the bytes sent for labels and the frame copy. Raises ProcessingError (the service refused the image,
+    or the file's content failed) or TextDetectionUnavailable (a retry may succeed); a failure of the in-function
+    detector fails the delivery too: either way nothing unredacted is returned."""
+    with content_failures(original):
+        views = search_views(analysis, original)
+    found = text.find(views)
+    if not found.mask.any():
+        return replace(analysis, redaction=Redaction(text.mode.value, 0, 0.0))
+    with content_failures(original):
+        return _fill_text(analysis, views, found, text.mode)
+
+
+def _fill_text(analysis: Analysis, views: SearchViews, found: FoundText, mode: TextDetection) -> Analysis:
     from PIL import Image
 
     from image_analyzer import png
 
-    # A JPEG or PNG photo is served as uploaded unless text is found in it: then it is decoded at full size.
-    picture = analysis.picture if analysis.picture is not None else imaging.convert_photo(original).image
-    pixels = np.asarray(picture)
-    mask = text_mask(found, pixels.shape[1], pixels.shape[0])
-    redacted = filled(pixels, mask, 0)
+    redacted = filled(views.served, found.mask, 0)
     image = Image.fromarray(redacted)
     encoded = png.encode(redacted)
     return replace(
@@ -194,8 +207,8 @@ def _fill_text(analysis: Analysis, found: TextRegions, original: bytes) -> Analy
         label_bytes=imaging.prepare_rendering(encoded, image),
         rendered_png=encoded,
         picture=image,
-        redaction=record(found, mask),
-        redacted=mask,
+        redaction=Redaction(mode.value, found.regions, float(found.mask.mean())),
+        redacted=found.mask,
     )
 
 
@@ -231,7 +244,7 @@ class Processor:
     objects: ObjectStore
     labels: LabelDetector
     max_upload_bytes: int
-    text: TextDetector
+    text: TextSearch
     classifier: ClassifierStage = field(default_factory=ClassifierStage.off)
     redact_mode: RedactMode = RedactMode.DICOM
     # Seconds a file's decode may take (in a forked child) before the job ends DECODE_TIMED_OUT; None: no limit,

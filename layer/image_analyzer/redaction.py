@@ -1,4 +1,4 @@
-"""Redacting text burned into the pixels: where DetectText found text, the picture is filled.
+"""Redacting text burned into the pixels: where a detector found text, the picture is filled.
 
 Plain functions on arrays: what to fill (a mask at the image's own resolution) and the record a job keeps (how
 many regions, what share of the picture; never the text, never where it was).
@@ -28,12 +28,9 @@ class RedactMode(StrEnum):
     NONE = "none"
 
 
-METHOD = "DetectText"
-
-
 @dataclass(frozen=True)
 class Redaction:
-    method: str  # METHOD, or "none" when the picture was not searched for text
+    method: str  # the detectors that searched it (a TextDetection), or "none" when it was not searched
     regions: int
     area_fraction: float
 
@@ -65,7 +62,3 @@ def filled(pixels: np.ndarray, mask: np.ndarray, value: int | float = 0) -> np.n
     out = np.array(pixels, copy=True)
     out[mask] = value
     return out
-
-
-def record(found: TextRegions, mask: np.ndarray) -> Redaction:
-    return Redaction(METHOD, found.regions, float(mask.mean()) if mask.size else 0.0)

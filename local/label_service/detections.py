@@ -17,6 +17,8 @@ from local.label_service.errors import RekognitionError
 from local.label_service.text import Line, Word
 
 MAX_WORDS = 100
+# Rekognition's documented default WordFilter.MinConfidence: words under it are dropped unless asked for.
+DEFAULT_MIN_CONFIDENCE = 80.0
 MAX_REGIONS = 10
 # A word belongs to a region when more than this share of its box lies inside it.
 REGION_SHARE = 0.5
@@ -24,7 +26,7 @@ REGION_SHARE = 0.5
 
 @dataclass(frozen=True)
 class WordFilter:
-    min_confidence: float = 0.0
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
     min_height: float = 0.0
     min_width: float = 0.0
 
@@ -62,7 +64,7 @@ def text_filters(filters: Any) -> tuple[WordFilter, list[Polygon]]:
         if not isinstance(spec, dict):
             raise RekognitionError("InvalidParameterException", "WordFilter must be an object.")
         word_filter = WordFilter(
-            _ratio(spec.get("MinConfidence", 0), "MinConfidence", 100),
+            _ratio(spec.get("MinConfidence", DEFAULT_MIN_CONFIDENCE), "MinConfidence", 100),
             _ratio(spec.get("MinBoundingBoxHeight", 0), "MinBoundingBoxHeight"),
             _ratio(spec.get("MinBoundingBoxWidth", 0), "MinBoundingBoxWidth"),
         )

@@ -18,6 +18,12 @@ class FrameData:
     index: int
     automatic: Window | None  # the automatic window it was shown in, if the file gave none
 
+    def modality_values(self) -> np.ndarray:
+        """The frame after its modality LUT (float32): what every window is a monotone function of."""
+        from pydicom.pixels import apply_modality_lut
+
+        return np.asarray(apply_modality_lut(self.stored, frame_view(self.dataset, self.index)), dtype=np.float32)
+
 
 # What the greyscale pipeline reads, at the top level and in the functional-group macros that override it.
 _PIPELINE_KEYWORDS = (

@@ -1,0 +1,110 @@
+"""Where text is in a picture, by every detector the stack chose, in every view a user could be shown.
+
+The in-function detector (``text_model``) looks at the served picture and at the revealing view
+(``text_views``), each in four orientations at native resolution; Rekognition DetectText is sent the served
+picture and, for a greyscale frame, the revealing view. The answer is one mask at the picture's own resolution:
+True wherever any detector found text in any view.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from image_analyzer.redaction import TEXT_MARGIN, text_mask
+from image_analyzer.text import TextDetector
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from image_analyzer.text_model import PixelBox, TextModel
+
+
+class TextDetection(StrEnum):
+    """Which detectors look for text (``TEXT_DETECTION``)."""
+
+    BOTH = "function+rekognition"  # the union of both
+    FUNCTION = "function"  # nothing of the picture leaves the function before redaction
+    REKOGNITION = "rekognition"
+
+
+@dataclass(frozen=True)
+class SearchViews:
+    """What is searched: the picture served (uint8, grey or RGB) and the view that reveals every window's text."""
+
+    served: np.ndarray
+    revealing: np.ndarray
+    # The served picture as encoded for DetectLabels (JPEG or PNG within Rekognition's limits).
+    served_bytes: bytes
+    greyscale_frame: bool  # a windowed frame: its revealing view differs from every window's
+
+    def model_inputs(self) -> list[np.ndarray]:
+        """What the in-function model is run on. A grey picture and its revealing view go in as the channels of
+        one picture (text in either is text in colour to the model: one pass instead of two); a colour picture
+        and its revealing view are two."""
+        import numpy as np
+
+        if self.served.ndim == 2:
+            return [np.stack([self.served, self.revealing, self.revealing], axis=2)]
+        return [self.served, self.revealing]
+
+
+@dataclass(frozen=True)
+class FoundText:
+    mask: np.ndarray  # True where the picture must be filled
+    regions: int  # connected regions of the mask
+    calls: int  # DetectText requests made
+
+
+def _grown(box: PixelBox, rows: int, columns: int, margin: float) -> tuple[int, int, int, int]:
+    grow = max(2, int(margin * box.height + 0.999))
+    return max(0, box.top - grow), min(rows, box.bottom + grow), max(0, box.left - grow), min(columns, box.right + grow)
+
+
+def count_regions(mask: np.ndarray) -> int:
+    from image_analyzer.text_model import components
+
+    return len(components(mask))
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+@dataclass
+class TextSearch:
+    mode: TextDetection
+    rekognition: TextDetector | None
+    # The in-function model, loaded on first use (once per warm container).
+    model: Callable[[], TextModel] | None
+
+    def find(self, views: SearchViews) -> FoundText:
+        """Raises ProcessingError or TextDetectionUnavailable (DetectText), or the model's failure: the caller
+        stores nothing unredacted either way."""
+        import numpy as np
+
+        rows, columns = views.served.shape[:2]
+        mask = np.zeros((rows, columns), dtype=bool)
+        calls = 0
+        if self.mode in (TextDetection.BOTH, TextDetection.FUNCTION):
+            assert self.model is not None
+            model = self.model()
+            for view in views.model_inputs():
+                for box in model.find(view):
+                    top, bottom, left, right = _grown(box, rows, columns, TEXT_MARGIN)
+                    mask[top:bottom, left:right] = True
+        if self.mode in (TextDetection.BOTH, TextDetection.REKOGNITION):
+            assert self.rekognition is not None
+            sent = [views.served_bytes] + ([_png(views.revealing)] if views.greyscale_frame else [])
+            for image in sent:
+                found = self.rekognition.find(image)
+                calls += found.calls
+                mask |= text_mask(found, columns, rows, TEXT_MARGIN)
+        return FoundText(mask, count_regions(mask) if mask.any() else 0, calls)
