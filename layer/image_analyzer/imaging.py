@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from image_analyzer import budget
 from image_analyzer.errors import ErrorCode, ProcessingError
@@ -252,6 +252,25 @@ def prepare_photo(data: bytes, fmt: ImageFormat) -> LabelImage:
     return LabelImage(encode_for_labels(image.resize(fitted, Image.Resampling.LANCZOS)), fmt, width, height)
 
 
+_ORIENTATION_TAG = 0x0112
+_UPRIGHT = 1
+
+
+def orientation(data: bytes) -> int:
+    """The EXIF orientation a JPEG, PNG, WebP or TIFF declares (1, upright, when it declares none): read from the
+    header only, nothing is decoded."""
+    image = _open_checked(data)
+    try:
+        value = image.getexif().get(_ORIENTATION_TAG, _UPRIGHT)
+    except Exception:  # a damaged EXIF block: the picture is served as it is stored
+        return _UPRIGHT
+    return value if isinstance(value, int) and 1 <= value <= 8 else _UPRIGHT
+
+
+def is_upright(data: bytes) -> bool:
+    return orientation(data) == _UPRIGHT
+
+
 @dataclass(frozen=True)
 class ConvertedPhoto:
     """A GIF, WebP, BMP or TIFF converted to an 8-bit PNG: what is labelled and what imageUrl serves."""
@@ -269,23 +288,26 @@ WIDE_CONVERSION_BYTES_PER_PIXEL = 4 + 4 + 1
 
 
 def convert_photo(data: bytes) -> ConvertedPhoto:
-    """Decode the first frame (GIF, multi-page TIFF), bring it to 8-bit greyscale or RGB, encode it as PNG."""
+    """Decode the first frame (GIF, multi-page TIFF), turn it upright (its EXIF orientation), bring it to 8-bit
+    greyscale or RGB, encode it as PNG (with no metadata: it is written from the pixels alone)."""
     from image_analyzer import png
 
     image = _open_checked(data)
     width, height = image.size
     conversion = WIDE_CONVERSION_BYTES_PER_PIXEL if image.mode in _WIDE_MODES else 4
-    budget.require(decode_budget(image) + width * height * conversion, f"A {width}×{height} image")
+    turned = 4 * width * height  # the upright copy
+    budget.require(decode_budget(image) + width * height * conversion + turned, f"A {width}×{height} image")
     try:
         image.seek(0)
         image.load()
+        image = ImageOps.exif_transpose(image) or image
         pixels = _eight_bit(image)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ProcessingError(
             ErrorCode.CORRUPT_IMAGE, "The image could not be decoded: it is corrupt or truncated."
         ) from exc
     encoded = png.encode(pixels)
-    return ConvertedPhoto(encoded, Image.fromarray(pixels), width, height)
+    return ConvertedPhoto(encoded, Image.fromarray(pixels), pixels.shape[1], pixels.shape[0])
 
 
 def _eight_bit(image: Image.Image) -> Any:

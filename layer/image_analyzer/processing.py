@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from image_analyzer import imaging
+from image_analyzer import imaging, metadata
 from image_analyzer.classifier import ClassifierError, ClassifierStage, StageState, open_for_classification
 from image_analyzer.classifier import error_fields as classifier_error_fields
 from image_analyzer.classifier import result_fields as classifier_fields
@@ -57,6 +57,8 @@ class Analysis:
     rendering: Any = None  # DICOM: the dicom.Rendering, whose frame copy /render draws other windows from
     redaction: Redaction = NOT_SEARCHED
     redacted: Any = None  # the mask of what was filled (numpy, the picture's size), None when nothing was
+    # A JPEG or PNG photo served as uploaded: its bytes less every metadata segment.
+    served_as_uploaded: bytes | None = None
 
 
 @contextlib.contextmanager
@@ -157,13 +159,17 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
             picture=image,
             rendering=rendering,
         )
-    if fmt not in imaging.LABEL_READY:  # GIF, WebP, BMP, TIFF: labelled and served as the PNG they become
+    if fmt not in imaging.LABEL_READY or not imaging.is_upright(data):
+        # GIF, WebP, BMP, TIFF, and a JPEG or PNG that its EXIF orientation turns: labelled and served as the
+        # upright PNG they become
         converted = imaging.convert_photo(data)
         size = {"format": fmt.value, "width": converted.width, "height": converted.height}
         label_bytes = imaging.prepare_rendering(converted.png, converted.image)
         return Analysis(label_bytes, converted.png, size, None, picture=converted.image)
-    photo = imaging.prepare_photo(data, fmt)
-    return Analysis(photo.data, None, {"format": fmt.value, "width": photo.width, "height": photo.height}, None)
+    served = metadata.strip(data, fmt is ImageFormat.JPEG)  # the pixels as uploaded, bit for bit: no metadata
+    photo = imaging.prepare_photo(served, fmt)
+    size = {"format": fmt.value, "width": photo.width, "height": photo.height}
+    return Analysis(photo.data, None, size, None, served_as_uploaded=served)
 
 
 def search_views(analysis: Analysis, original: bytes) -> SearchViews:
@@ -173,7 +179,10 @@ def search_views(analysis: Analysis, original: bytes) -> SearchViews:
     from image_analyzer.text_views import revealing
 
     # A JPEG or PNG photo is served as uploaded (less its metadata): searched, it is decoded at full size.
-    picture = analysis.picture if analysis.picture is not None else imaging.convert_photo(original).image
+    if analysis.picture is not None:
+        picture = analysis.picture
+    else:
+        picture = imaging.convert_photo(analysis.served_as_uploaded or original).image
     served = np.asarray(picture)
     frame = analysis.rendering.frame if analysis.rendering is not None else None
     values = frame.modality_values() if frame is not None else served
@@ -319,7 +328,7 @@ class Processor:
             # which a later PUT may already have replaced
             fmt = ImageFormat(analysis.image["format"])
             image_key = converted_key(job_id, _SERVED_EXTENSIONS[fmt])
-            self.objects.write(image_key, stored.body, imaging.mime_type(fmt))
+            self.objects.write(image_key, analysis.served_as_uploaded or stored.body, imaging.mime_type(fmt))
         view_source = frame_copy(analysis, stored.body)
         if view_source is not None:
             self.objects.write(view_source_key(job_id), view_source, "application/dicom")
@@ -330,7 +339,7 @@ class Processor:
             results["dicom"] = analysis.dicom
         crop = None
         if self.classifier.state is not StageState.OFF:
-            picture = analysis.picture if analysis.picture is not None else stored.body
+            picture = analysis.picture if analysis.picture is not None else (analysis.served_as_uploaded or stored.body)
             results["classifier"], crop = self._classify(job_id, self.classifier, picture)
         return results, image_key, crop
 
