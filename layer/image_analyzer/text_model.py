@@ -40,7 +40,13 @@ MAX_LINE_HEIGHT = 96
 # Around whatever the upright pass responded to, this much is looked at again a quarter turn round (a vertical
 # line's characters answer one by one: the margin joins them into one crop).
 CANDIDATE_MARGIN = 64
+# What counts as a response: far under what is text (8 px letters written downwards barely reach 0.3).
+CANDIDATE_THRESHOLD = 0.1
 _MIN_SIDE = 64
+# Pixels mirrored past each edge in each pass (the edge pixel repeated: numpy's "reflect", which skips it, made
+# the model answer nothing at all on some pictures).
+BORDER = 32
+BORDER_MODE = "symmetric"
 
 
 def model_path() -> Path:
@@ -150,9 +156,9 @@ def regions_from_probability(probability: np.ndarray) -> tuple[list[PixelBox], l
     """(text regions, candidates) of one probability map, in the map's own pixels. Each region is grown back as
     PP-OCR's unclip does (by area × ratio / perimeter); candidates are every component, kept or not, for the
     pass a quarter turn round to look at again."""
-    boxes, candidates = [], []
+    candidates = [PixelBox(c[2], c[0], c[3], c[1]) for c in components(probability >= CANDIDATE_THRESHOLD)]
+    boxes = []
     for top, bottom, left, right, rows, spans in components(probability >= PIXEL_THRESHOLD):
-        candidates.append(PixelBox(left, top, right, bottom))
         area = int((spans[1] - spans[0]).sum())
         height, width = bottom - top, right - left
         if area < 3 or height > MAX_LINE_HEIGHT:
@@ -231,14 +237,27 @@ class TextModel:
         return out[0, 0, :rows, :columns]
 
     def _pass(self, pixels: np.ndarray) -> tuple[list[PixelBox], list[PixelBox]]:
-        """(regions, candidates) of one orientation, at native resolution: tiles of at most TILE pixels."""
+        """(regions, candidates) of one orientation, at native resolution: tiles of at most TILE pixels. The
+        picture is mirrored a little past its edges first: text the border cuts into is then whole glyphs beside
+        their mirror images, which the model finds as it finds any text (it answers poorly to glyphs that run
+        into its input's edge; a black frame made the picture's own edges look like text)."""
+        rows, columns = pixels.shape[:2]
+        border = BORDER
+        if border:
+            widths = ((border, border), (border, border)) + (((0, 0),) if pixels.ndim == 3 else ())
+            pixels = np.pad(pixels, widths, mode=BORDER_MODE)
         found: list[PixelBox] = []
         candidates: list[PixelBox] = []
         for top, bottom in _spans(pixels.shape[0]):
             for left, right in _spans(pixels.shape[1]):
                 boxes, seen = regions_from_probability(self.probability(pixels[top:bottom, left:right]))
                 for box, into in [(b, found) for b in boxes] + [(c, candidates) for c in seen]:
-                    into.append(PixelBox(box.left + left, box.top + top, box.right + left, box.bottom + top))
+                    shifted = PixelBox(
+                        max(0, box.left + left - border), max(0, box.top + top - border),
+                        min(columns, box.right + left - border), min(rows, box.bottom + top - border),
+                    )  # fmt: skip
+                    if shifted.width > 0 and shifted.height > 0:
+                        into.append(shifted)
         return found, candidates
 
     def find(self, pixels: np.ndarray) -> list[PixelBox]:

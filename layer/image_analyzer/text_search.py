@@ -43,13 +43,14 @@ class SearchViews:
 
     def model_inputs(self) -> list[np.ndarray]:
         """What the in-function model is run on. A grey picture and its revealing view go in as the channels of
-        one picture (text in either is text in colour to the model: one pass instead of two); a colour picture
-        and its revealing view are two."""
+        one picture (text in either is text in colour to the model: one pass instead of two). A colour picture
+        goes in as it is, then each channel's revealing view alone: stretched together, the channels without
+        the text would be noise drawn at full contrast over the one with it."""
         import numpy as np
 
         if self.served.ndim == 2:
             return [np.stack([self.served, self.revealing, self.revealing], axis=2)]
-        return [self.served, self.revealing]
+        return [self.served, *(np.ascontiguousarray(self.revealing[..., c]) for c in range(self.revealing.shape[2]))]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from image_analyzer import text_model
 from layer import build
 
 ELF_MACHINE = {"arm64": 0xB7, "x86_64": 0x3E}
@@ -59,6 +60,9 @@ def test_layer_is_built_for_lambda_python312_deterministically(tmp_path: Path, r
     with zipfile.ZipFile(first.path) as archive:
         names = archive.namelist()
         assert "python/image_analyzer/dicom/render.py" in names and "python/pydicom/__init__.py" in names
+        # The in-function text detector's model ships where text_model looks for it first.
+        assert "python/image_analyzer/models/ppocrv4_det.onnx" in names
+        assert f"python/{text_model._PACKAGED.relative_to(text_model._PACKAGED.parents[2])}" in names
         assert not [n for n in names if n.endswith(".pyc")]
         extensions = [n for n in names if n.endswith(".so") and "cpython" in n]
         assert extensions and all("cpython-312-aarch64-linux-gnu" in n for n in extensions), extensions[:5]
