@@ -40,6 +40,11 @@ MAX_LINE_HEIGHT = 96
 # Around whatever the upright pass responded to, this much is looked at again a quarter turn round (a vertical
 # line's characters answer one by one: the margin joins them into one crop).
 CANDIDATE_MARGIN = 64
+# Turned, anatomy (a whole-body scan's legs) looks more like lines of text: a region found a quarter turn round
+# must be surer.
+TURNED_REGION_THRESHOLD = 0.8
+# Pictures up to this size are looked at whole a quarter turn round (an ultrasound, a CT slice: 40-130 ms).
+WHOLE_TURN_PIXELS = 0
 # What counts as a response: far under what is text (8 px letters written downwards barely reach 0.3).
 CANDIDATE_THRESHOLD = 0.1
 _MIN_SIDE = 64
@@ -152,7 +157,9 @@ def components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray, n
     return out
 
 
-def regions_from_probability(probability: np.ndarray) -> tuple[list[PixelBox], list[PixelBox]]:
+def regions_from_probability(
+    probability: np.ndarray, threshold: float = REGION_THRESHOLD
+) -> tuple[list[PixelBox], list[PixelBox]]:
     """(text regions, candidates) of one probability map, in the map's own pixels. Each region is grown back as
     PP-OCR's unclip does (by area × ratio / perimeter); candidates are every component, kept or not, for the
     pass a quarter turn round to look at again."""
@@ -164,7 +171,7 @@ def regions_from_probability(probability: np.ndarray) -> tuple[list[PixelBox], l
         if area < 3 or height > MAX_LINE_HEIGHT:
             continue
         score = float(sum(probability[r, s:e].sum() for r, s, e in zip(rows, spans[0], spans[1], strict=True))) / area
-        if score < REGION_THRESHOLD:
+        if score < threshold:
             continue
         grow = int(np.ceil(area * UNCLIP_RATIO / (2 * (height + width))))
         boxes.append(PixelBox(left - grow, top - grow, right + grow, bottom + grow))
@@ -236,7 +243,7 @@ class TextModel:
             out = self._session.run(None, {self._input: _padded(tile)})[0]
         return out[0, 0, :rows, :columns]
 
-    def _pass(self, pixels: np.ndarray) -> tuple[list[PixelBox], list[PixelBox]]:
+    def _pass(self, pixels: np.ndarray, threshold: float = REGION_THRESHOLD) -> tuple[list[PixelBox], list[PixelBox]]:
         """(regions, candidates) of one orientation, at native resolution: tiles of at most TILE pixels. The
         picture is mirrored a little past its edges first: text the border cuts into is then whole glyphs beside
         their mirror images, which the model finds as it finds any text (it answers poorly to glyphs that run
@@ -250,7 +257,7 @@ class TextModel:
         candidates: list[PixelBox] = []
         for top, bottom in _spans(pixels.shape[0]):
             for left, right in _spans(pixels.shape[1]):
-                boxes, seen = regions_from_probability(self.probability(pixels[top:bottom, left:right]))
+                boxes, seen = regions_from_probability(self.probability(pixels[top:bottom, left:right]), threshold)
                 for box, into in [(b, found) for b in boxes] + [(c, candidates) for c in seen]:
                     shifted = PixelBox(
                         max(0, box.left + left - border), max(0, box.top + top - border),
@@ -265,11 +272,14 @@ class TextModel:
 
         The upright pass finds text at 0° and 180° (the model's training flips pictures) and responds, at least in
         part, to text at 90° and 270°. Wherever it responded at all, the picture is looked at again a quarter
-        turn round, where such text is a line: a second pass over what might be text, not over the picture."""
+        turn round, where such text is a line: a second pass over what might be text, not over the picture.
+        A known limit: 8 px letters written downwards within a few pixels of the border get no answer upright,
+        so are not looked at again (turning small pictures whole found them, and whole-body NM scans' legs as
+        text: 9 % of the picture)."""
         rows, columns = pixels.shape[:2]
         found, candidates = self._pass(pixels)
         for crop in _grown_and_merged(candidates, CANDIDATE_MARGIN, rows, columns):
             turned = np.ascontiguousarray(np.rot90(pixels[crop.top : crop.bottom, crop.left : crop.right]))
-            boxes, _ = self._pass(turned)
+            boxes, _ = self._pass(turned, TURNED_REGION_THRESHOLD)
             found += [_quarter_turn_back(box, crop.width, crop.left, crop.top) for box in boxes]
         return found

@@ -35,6 +35,7 @@ CASES: dict[str, tuple[str, Any, str]] = {
     "retentionDays": ("30", 30, "0"),
     "keepOriginals": ("true", True, "yes"),
     "redactText": ("all", "all", "sometimes"),
+    "textDetection": ("function", "function", "tesseract"),
     "decodeTimeLimitSeconds": ("7.5", 7.5, "300"),
     "noncurrentVersionDays": ("1", 1, "3651"),
     "processorConcurrency": ("10", 10, "1"),
