@@ -72,11 +72,15 @@ def count_regions(mask: np.ndarray) -> int:
 
 
 def _png(pixels: np.ndarray) -> bytes:
+    """A view as DetectText takes it: within Rekognition's sizes (80 px a side at least) and bytes."""
     from PIL import Image
 
+    from image_analyzer.imaging import prepare_rendering
+
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    image = Image.fromarray(pixels)
+    image.save(buffer, format="PNG", compress_level=1)
+    return prepare_rendering(buffer.getvalue(), image)
 
 
 @dataclass

@@ -183,5 +183,6 @@ def test_the_ultrasound_is_served_with_its_burned_in_text_redacted(client) -> No
     result = client.analyze("us.dcm", sample_bytes("US1_J2KR.dcm"), timeout_s=90)
     assert result.ok, result.record
     redaction = result.record["results"]["redaction"]
-    assert redaction["regions"] >= 10 and 0 < redaction["areaFraction"] < 0.5, redaction
+    # regions are the connected regions filled: neighbouring lines make one
+    assert redaction["regions"] >= 3 and 0 < redaction["areaFraction"] < 0.5, redaction
     assert set(redaction) == {"method", "regions", "areaFraction"}, "no text and no boxes of text are recorded"

@@ -35,7 +35,7 @@ def test_no_canary_is_readable_in_what_is_served(stack, client, canary: Canary) 
     result = client.analyze(canary.name, canary.data, timeout_s=90)
     assert result.ok, result.record
     redaction = result.record["results"]["redaction"]
-    assert redaction["method"] == "function+rekognition" and redaction["regions"] >= 2
+    assert redaction["method"] == "function+rekognition" and redaction["regions"] >= 1  # connected regions filled
     served_png = client.download(result.record["imageUrl"])
     assert readable(served_png, canary.tokens) == []
     served = np.asarray(Image.open(io.BytesIO(served_png)))
