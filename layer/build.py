@@ -61,6 +61,9 @@ TEXT_MODEL_WHEEL = "rapidocr-onnxruntime==1.4.4"
 TEXT_MODEL_MEMBER = "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
 TEXT_MODEL_SHA256 = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
 TEXT_MODEL_TARGET = Path("image_analyzer") / "models" / "ppocrv4_det.onnx"
+# Python sub-packages of onnxruntime that only offline tools import (model conversion, quantisation, profiling):
+# 3.5 MB that no function loads.
+UNUSED_PACKAGES = ("onnxruntime/transformers", "onnxruntime/tools", "onnxruntime/quantization")
 # Headroom kept under Lambda's 250 MB: the next release of a dependency must not fail a deployment.
 MIN_HEADROOM_BYTES = 40 * 1024 * 1024
 
@@ -202,6 +205,16 @@ class LayerBuild:
     removed: dict[str, int]  # what the pruning removed (bytes), by kind
 
 
+def _remove_folders(site: Path, folders: tuple[str, ...]) -> int:
+    removed = 0
+    for folder in folders:
+        path = site / folder
+        if path.is_dir():
+            removed += sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            shutil.rmtree(path)
+    return removed
+
+
 def add_text_model(site: Path) -> str:
     """Put the text detection model into the layer; returns its package's licence."""
     with tempfile.TemporaryDirectory(prefix="text-model-") as tmp:
@@ -291,6 +304,7 @@ def build(arch: str = "arm64", output: Path | None = None, requirements: list[st
         if copyleft:
             raise LayerError(f"GPL-licensed packages cannot be shipped in the layer: {copyleft}")
         removed = {"imagecodecs codecs": prune_bundles(site), "unlinked ELF files": prune_unlinked(site)}
+        removed["onnxruntime's offline tools"] = _remove_folders(site, UNUSED_PACKAGES)
         shutil.copytree(CORE, site / "image_analyzer", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         packages["rapidocr-onnxruntime (its text detection model only)"] = add_text_model(site)
         if is_gpl(packages["rapidocr-onnxruntime (its text detection model only)"]):
