@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install demo up test lint bench layer notebooks clean
+.PHONY: help install demo up test lint bench layer notebooks lab clean
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -35,10 +35,13 @@ bench: $(STAMP) ## benchmarks with printed ratios against baselines
 layer: $(STAMP) ## build the Lambda layer zip for the configured architecture
 	$(BIN)/python layer/build.py
 
-notebooks: $(STAMP) ## open the notebooks in JupyterLab with the project's kernel
+notebooks: $(STAMP) ## execute the notebooks headless and keep their outputs (commit them: tests check they are current)
+	$(BIN)/python notebooks/run.py
+
+lab: $(STAMP) ## open the notebooks in JupyterLab with the project's kernel
 	$(BIN)/pip install -q jupyterlab
 	$(BIN)/python -m ipykernel install --user --name image-analyzer --display-name "Image Analyzer (.venv)"
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --allow-root notebooks/
 
 clean:
 	rm -rf build dist layer/dist .pytest_cache .ruff_cache test-artifacts

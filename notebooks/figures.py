@@ -92,7 +92,8 @@ def frame_strip_figure(data: bytes, count: int = 6) -> Figure:
     picks = sorted({round(i * (frames - 1) / max(count - 1, 1)) for i in range(count)})
     fig, axes = plt.subplots(1, len(picks), figsize=(2 * len(picks), 2.2))
     for ax, index in zip(np.atleast_1d(axes), picks, strict=True):
-        _show(ax, dicom.render(data, frame=index).pixels, f"frame {index}/{frames}")
+        # Numbered from 1, as DICOM and the page number frames.
+        _show(ax, dicom.render(data, frame=index).pixels, f"frame {index + 1} of {frames}")
     fig.tight_layout()
     return fig
 

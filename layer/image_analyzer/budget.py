@@ -57,3 +57,13 @@ def require(needed_bytes: int, what: str) -> None:
             f"{what} would need about {needed_bytes // _MB} MB to process, more than the "
             f"{available // _MB} MB this processor can use safely.",
         )
+
+
+def release_freed_memory() -> None:
+    """Hand memory that was freed back to the system (glibc keeps it in the process otherwise, and the next
+    stage's budget, read from the resident size, would count it as held)."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to hand back this way
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -31,8 +31,11 @@ UNCLIP_RATIO = 1.6
 # Tiles: the model's input sides are multiples of 32. Tiles overlap by more than the tallest text a tile must hold
 # whole (text taller than this is found in the tile's own context anyway: 200 px letters are not cut into
 # illegible pieces by one seam).
-TILE = 1280
+TILE = 960
 OVERLAP = 128
+# What one tile's pass holds at its peak (the network's activations; measured 160 MB at 960², 330 MB at 1280²):
+# checked against the memory budget before the model runs.
+PASS_BYTES = 200 * 1024 * 1024
 # A line of text is at most this many pixels high (its shrunk core, before it is grown back): taller components
 # are anatomy, table edges and gradients. Text written across the pass (vertical in an upright pass) is found
 # by the pass a quarter turn round, where it is a line again.
@@ -230,6 +233,9 @@ class TextModel:
         options.log_severity_level = 4
         # Idle threads sleep: the cores are the next stage's as soon as a tile is done.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No memory arena: it kept a tile's activations (hundreds of MB) after the pass, and every later stage's
+        # memory budget (the classifier's, the frame copy's) found nothing left.
+        options.enable_cpu_mem_arena = False
         self._session: Any = ort.InferenceSession(
             str(path or model_path()), options, providers=["CPUExecutionProvider"]
         )
@@ -276,10 +282,14 @@ class TextModel:
         A known limit: 8 px letters written downwards within a few pixels of the border get no answer upright,
         so are not looked at again (turning small pictures whole found them, and whole-body NM scans' legs as
         text: 9 % of the picture)."""
+        from image_analyzer import budget
+
+        budget.require(PASS_BYTES, "Looking for text in the picture")
         rows, columns = pixels.shape[:2]
         found, candidates = self._pass(pixels)
         for crop in _grown_and_merged(candidates, CANDIDATE_MARGIN, rows, columns):
             turned = np.ascontiguousarray(np.rot90(pixels[crop.top : crop.bottom, crop.left : crop.right]))
             boxes, _ = self._pass(turned, TURNED_REGION_THRESHOLD)
             found += [_quarter_turn_back(box, crop.width, crop.left, crop.top) for box in boxes]
+        budget.release_freed_memory()
         return found
