@@ -176,8 +176,6 @@ def search_views(analysis: Analysis, original: bytes) -> SearchViews:
     """The picture the user will see and the view revealing what any window of it could show, as arrays."""
     import numpy as np
 
-    from image_analyzer.text_views import revealing
-
     # A JPEG or PNG photo is served as uploaded (less its metadata): searched, it is decoded at full size.
     if analysis.picture is not None:
         picture = analysis.picture
@@ -186,7 +184,7 @@ def search_views(analysis: Analysis, original: bytes) -> SearchViews:
     served = np.asarray(picture)
     frame = analysis.rendering.frame if analysis.rendering is not None else None
     values = frame.modality_values() if frame is not None else served
-    return SearchViews(served, revealing(values), analysis.label_bytes, greyscale_frame=frame is not None)
+    return SearchViews(served, values, analysis.label_bytes, greyscale_frame=frame is not None)
 
 
 def redact_text(analysis: Analysis, text: TextSearch, original: bytes) -> Analysis:

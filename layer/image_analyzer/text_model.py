@@ -161,12 +161,14 @@ def components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray, n
 
 
 def regions_from_probability(
-    probability: np.ndarray, threshold: float = REGION_THRESHOLD
+    probability: np.ndarray, threshold: float = REGION_THRESHOLD, with_candidates: bool = True
 ) -> tuple[list[PixelBox], list[PixelBox]]:
     """(text regions, candidates) of one probability map, in the map's own pixels. Each region is grown back as
-    PP-OCR's unclip does (by area × ratio / perimeter); candidates are every component, kept or not, for the
-    pass a quarter turn round to look at again."""
-    candidates = [PixelBox(c[2], c[0], c[3], c[1]) for c in components(probability >= CANDIDATE_THRESHOLD)]
+    PP-OCR's unclip does (by area × ratio / perimeter); candidates (when asked for) are wherever the map
+    responded at all, for the pass a quarter turn round to look at again."""
+    candidates = []
+    if with_candidates:
+        candidates = [PixelBox(c[2], c[0], c[3], c[1]) for c in components(probability >= CANDIDATE_THRESHOLD)]
     boxes = []
     for top, bottom, left, right, rows, spans in components(probability >= PIXEL_THRESHOLD):
         area = int((spans[1] - spans[0]).sum())
@@ -249,7 +251,7 @@ class TextModel:
             out = self._session.run(None, {self._input: _padded(tile)})[0]
         return out[0, 0, :rows, :columns]
 
-    def _pass(self, pixels: np.ndarray, threshold: float = REGION_THRESHOLD) -> tuple[list[PixelBox], list[PixelBox]]:
+    def _pass(self, pixels: np.ndarray, turned: bool = False) -> tuple[list[PixelBox], list[PixelBox]]:
         """(regions, candidates) of one orientation, at native resolution: tiles of at most TILE pixels. The
         picture is mirrored a little past its edges first: text the border cuts into is then whole glyphs beside
         their mirror images, which the model finds as it finds any text (it answers poorly to glyphs that run
@@ -263,7 +265,11 @@ class TextModel:
         candidates: list[PixelBox] = []
         for top, bottom in _spans(pixels.shape[0]):
             for left, right in _spans(pixels.shape[1]):
-                boxes, seen = regions_from_probability(self.probability(pixels[top:bottom, left:right]), threshold)
+                boxes, seen = regions_from_probability(
+                    self.probability(pixels[top:bottom, left:right]),
+                    TURNED_REGION_THRESHOLD if turned else REGION_THRESHOLD,
+                    with_candidates=not turned,
+                )
                 for box, into in [(b, found) for b in boxes] + [(c, candidates) for c in seen]:
                     shifted = PixelBox(
                         max(0, box.left + left - border), max(0, box.top + top - border),
@@ -288,8 +294,8 @@ class TextModel:
         rows, columns = pixels.shape[:2]
         found, candidates = self._pass(pixels)
         for crop in _grown_and_merged(candidates, CANDIDATE_MARGIN, rows, columns):
-            turned = np.ascontiguousarray(np.rot90(pixels[crop.top : crop.bottom, crop.left : crop.right]))
-            boxes, _ = self._pass(turned, TURNED_REGION_THRESHOLD)
+            quarter_turned = np.ascontiguousarray(np.rot90(pixels[crop.top : crop.bottom, crop.left : crop.right]))
+            boxes, _ = self._pass(quarter_turned, turned=True)
             found += [_quarter_turn_back(box, crop.width, crop.left, crop.top) for box in boxes]
         budget.release_freed_memory()
         return found

@@ -12,10 +12,11 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from image_analyzer.redaction import TEXT_MARGIN, text_mask
-from image_analyzer.text import TextDetector
+from image_analyzer.text import Box, TextDetector, TextRegions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,15 +32,22 @@ class TextDetection(StrEnum):
     REKOGNITION = "rekognition"
 
 
-@dataclass(frozen=True)
+@dataclass
 class SearchViews:
-    """What is searched: the picture served (uint8, grey or RGB) and the view that reveals every window's text."""
+    """What is searched: the picture served (uint8, grey or RGB) and the view that reveals every window's text,
+    made from ``values`` when a detector first asks for it."""
 
     served: np.ndarray
-    revealing: np.ndarray
+    values: np.ndarray  # a greyscale frame's modality values, else the served picture itself
     # The served picture as encoded for DetectLabels (JPEG or PNG within Rekognition's limits).
     served_bytes: bytes
     greyscale_frame: bool  # a windowed frame: its revealing view differs from every window's
+
+    @cached_property
+    def revealing(self) -> np.ndarray:
+        from image_analyzer.text_views import revealing
+
+        return revealing(self.values)
 
     def model_inputs(self) -> list[np.ndarray]:
         """What the in-function model is run on. A grey picture and its revealing view go in as the channels of
@@ -60,9 +68,12 @@ class FoundText:
     calls: int  # DetectText requests made
 
 
-def _grown(box: PixelBox, rows: int, columns: int, margin: float) -> tuple[int, int, int, int]:
-    grow = max(2, int(margin * box.height + 0.999))
-    return max(0, box.top - grow), min(rows, box.bottom + grow), max(0, box.left - grow), min(columns, box.right + grow)
+def _as_regions(boxes: list[PixelBox], rows: int, columns: int) -> TextRegions:
+    """The model's boxes as the detection geometry DetectText's are kept in (ratios of the picture)."""
+    ratios = tuple(
+        Box(b.left / columns, b.top / rows, (b.right - b.left) / columns, (b.bottom - b.top) / rows) for b in boxes
+    )
+    return TextRegions(ratios, len(ratios), 0, 0)
 
 
 def count_regions(mask: np.ndarray) -> int:
@@ -102,9 +113,7 @@ class TextSearch:
             assert self.model is not None
             model = self.model()
             for view in views.model_inputs():
-                for box in model.find(view):
-                    top, bottom, left, right = _grown(box, rows, columns, TEXT_MARGIN)
-                    mask[top:bottom, left:right] = True
+                mask |= text_mask(_as_regions(model.find(view), rows, columns), columns, rows, TEXT_MARGIN)
         if self.mode in (TextDetection.BOTH, TextDetection.REKOGNITION):
             assert self.rekognition is not None
             sent = [views.served_bytes] + ([_png(views.revealing)] if views.greyscale_frame else [])

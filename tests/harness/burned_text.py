@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.harness.canaries import _dataset, _encode
+from tests.harness.canaries import encoded, secondary_capture
 
 _FONT_FILES = {
     "pillow": None,  # Pillow's own scalable font
@@ -86,14 +86,14 @@ def _background(shape: tuple[int, int], seed: int, low: float, high: float, nois
 
 
 def _greyscale(values: np.ndarray, bits: int, modality: str = "OT", photometric: str = "MONOCHROME2", **attrs):
-    ds = _dataset(modality, photometric, values.shape[-2:], bits)
+    ds = secondary_capture(modality, photometric, values.shape[-2:], bits)
     for key, value in attrs.items():
         setattr(ds, key, value)
     if values.ndim == 3:
         ds.NumberOfFrames = values.shape[0]
     dtype = np.uint8 if bits <= 8 else (np.int16 if attrs.get("PixelRepresentation") else np.uint16)
     ds.PixelData = np.asarray(values).astype(dtype).tobytes()
-    return _encode(ds)
+    return encoded(ds)
 
 
 def _ct(values: np.ndarray, window: tuple[int, int] = (40, 400)) -> bytes:
@@ -175,10 +175,10 @@ def colour_channels() -> list[TextCase]:
                     rgb = np.stack([grey] * 3, axis=-1)
                     mask, boxes = ink(shape, lines, FONTS[seed % len(FONTS)], size, (8, 8))
                     rgb[mask, channel] = np.clip(ground + delta + 60, 0, 255)
-                    ds = _dataset("US", "RGB", shape, 8, samples=3)
+                    ds = secondary_capture("US", "RGB", shape, 8, samples=3)
                     ds.PixelData = rgb.astype(np.uint8).tobytes()
                     name = f"{'RGB'[channel]}+{delta}-on-{ground}-{size}px"
-                    out.append(TextCase("colour channels", name, _encode(ds), boxes, tuple(lines[0].split("^"))))
+                    out.append(TextCase("colour channels", name, encoded(ds), boxes, tuple(lines[0].split("^"))))
     return out
 
 

@@ -47,7 +47,9 @@ def _anatomy(shape: tuple[int, int], seed: int, high: int) -> np.ndarray:
     return np.clip(values, 0, high)
 
 
-def _dataset(modality: str, photometric: str, shape: tuple[int, int], bits: int, samples: int = 1) -> FileDataset:
+def secondary_capture(
+    modality: str, photometric: str, shape: tuple[int, int], bits: int, samples: int = 1
+) -> FileDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -66,7 +68,7 @@ def _dataset(modality: str, photometric: str, shape: tuple[int, int], bits: int,
     return ds
 
 
-def _encode(ds: FileDataset) -> bytes:
+def encoded(ds: FileDataset) -> bytes:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -78,10 +80,10 @@ def annotated_cr(shape: tuple[int, int], lines: list[str], text_size: int) -> by
     """A 12-bit MONOCHROME2 CR with ``lines`` burned in white at its top-left corner, in its own window."""
     cr = _anatomy(shape, 3, 4095).astype(np.uint16)
     cr[_text_mask(shape, lines, text_size, (text_size, text_size))] = 4095
-    ds = _dataset("CR", "MONOCHROME2", shape, 12)
+    ds = secondary_capture("CR", "MONOCHROME2", shape, 12)
     ds.WindowCenter, ds.WindowWidth = 1800, 3000
     ds.PixelData = cr.tobytes()
-    return _encode(ds)
+    return encoded(ds)
 
 
 def canaries() -> list[Canary]:
@@ -93,50 +95,67 @@ def canaries() -> list[Canary]:
     lines = ["QUINTERO MARISOL", "MRN 58213907", "DOB 1962-03-14"]
     rgb = np.stack([_anatomy(shape, 1, 200)] * 3, axis=-1).astype(np.uint8)
     rgb[_text_mask(shape, lines, 20, (16, 14))] = (255, 255, 160)  # yellowish annotation, as consoles draw it
-    ds = _dataset("US", "RGB", shape, 8, samples=3)
+    ds = secondary_capture("US", "RGB", shape, 8, samples=3)
     ds.PixelData = rgb.tobytes()
-    out.append(Canary("us_rgb.dcm", _encode(ds), ("QUINTERO", "MARISOL", "58213907"), greyscale=False))
+    out.append(Canary("us_rgb.dcm", encoded(ds), ("QUINTERO", "MARISOL", "58213907"), greyscale=False))
 
     secondary = _anatomy((512, 512), 2, 180).astype(np.uint8)
     secondary[_text_mask((512, 512), ["HALVORSEN BIRGIT", "ID 77410356"], 18, (16, 440))] = 250
-    ds = _dataset("OT", "MONOCHROME2", (512, 512), 8)
+    ds = secondary_capture("OT", "MONOCHROME2", (512, 512), 8)
     ds.PixelData = secondary.tobytes()
-    out.append(Canary("sc_8bit.dcm", _encode(ds), ("HALVORSEN", "77410356"), greyscale=True))
+    out.append(Canary("sc_8bit.dcm", encoded(ds), ("HALVORSEN", "77410356"), greyscale=True))
 
     lines = ["OKONKWO CHIDI", "ACC 90311842"]
     out.append(Canary("cr_12bit.dcm", annotated_cr((900, 760), lines, 30), ("OKONKWO", "90311842"), greyscale=True))
 
     cr1 = (4095 - _anatomy((800, 700), 4, 4095)).astype(np.uint16)
     cr1[_text_mask((800, 700), ["LINDQVIST ASTRID", "MRN 33097215"], 26, (380, 720))] = 0  # shown white
-    ds = _dataset("CR", "MONOCHROME1", (800, 700), 12)
+    ds = secondary_capture("CR", "MONOCHROME1", (800, 700), 12)
     ds.RescaleSlope, ds.RescaleIntercept = 1, 0
     ds.PixelData = cr1.tobytes()
-    out.append(Canary("cr_monochrome1.dcm", _encode(ds), ("LINDQVIST", "33097215"), greyscale=True))
+    out.append(Canary("cr_monochrome1.dcm", encoded(ds), ("LINDQVIST", "33097215"), greyscale=True))
 
     frames = []
     for frame in range(5):
         us = _anatomy((420, 560), 10 + frame, 160).astype(np.uint8)
         us[_text_mask((420, 560), ["BRANDAO TIAGO", "ID 61728394"], 22, (300, 16))] = 250
         frames.append(us)
-    ds = _dataset("US", "MONOCHROME2", (420, 560), 8)
+    ds = secondary_capture("US", "MONOCHROME2", (420, 560), 8)
     ds.NumberOfFrames = len(frames)
     ds.PixelData = np.stack(frames).tobytes()
-    out.append(Canary("us_multiframe.dcm", _encode(ds), ("BRANDAO", "61728394"), greyscale=True))
+    out.append(Canary("us_multiframe.dcm", encoded(ds), ("BRANDAO", "61728394"), greyscale=True))
     return out
 
 
-def read_text(png: bytes) -> str:
-    """What Tesseract reads in an image (upscaled twice, as it prefers), normalised to upper-case letters,
-    digits and single spaces."""
+def _tesseract(png: bytes, *options: str) -> str:
+    """Tesseract's output on an image upscaled twice (as it prefers), sparse text (``--psm 11``)."""
     assert TESSERACT is not None
     image = Image.open(io.BytesIO(png)).convert("L")
     image = image.resize((image.width * 2, image.height * 2), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    text = subprocess.run(
-        [TESSERACT, "stdin", "stdout", "--psm", "11"], input=buffer.getvalue(), capture_output=True, check=True
-    ).stdout.decode(errors="replace")
-    return " ".join(re.sub(r"[^A-Z0-9]+", " ", text.upper()).split())
+    command = [TESSERACT, "stdin", "stdout", "--psm", "11", *options]
+    return subprocess.run(command, input=buffer.getvalue(), capture_output=True, check=True).stdout.decode(
+        errors="replace"
+    )
+
+
+def read_text(png: bytes) -> str:
+    """What Tesseract reads in an image, normalised to upper-case letters, digits and single spaces."""
+    return " ".join(re.sub(r"[^A-Z0-9]+", " ", _tesseract(png).upper()).split())
+
+
+def confident_words(png: bytes, min_confidence: float = 70, min_length: int = 3) -> set[str]:
+    """The words Tesseract reads with at least ``min_confidence`` (upper-case letters and digits, at least
+    ``min_length`` of them)."""
+    words = set()
+    for row in _tesseract(png, "tsv").splitlines()[1:]:
+        parts = row.split("\t")
+        if len(parts) == 12 and parts[10] not in ("-1", "") and float(parts[10]) >= min_confidence:
+            word = re.sub(r"[^A-Z0-9]", "", parts[11].upper())
+            if len(word) >= min_length:
+                words.add(word)
+    return words
 
 
 def readable(png: bytes, tokens: tuple[str, ...]) -> list[str]:

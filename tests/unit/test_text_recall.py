@@ -6,15 +6,11 @@ files, and the false positives on the sample CT, MR, CR, DX, MG and NM renders."
 from __future__ import annotations
 
 import collections
-import io
 import os
-import re
 import statistics
-import subprocess
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from image_analyzer import dicom
 from image_analyzer.processing import analyse, frame_copy, redact_text
@@ -23,7 +19,7 @@ from image_analyzer.text_search import TextDetection, TextSearch
 from image_analyzer.windows import PRESETS, Window
 from local.samples import distinct_dicom_renders
 from tests.harness.burned_text import MISSING_FONTS, TextCase, corpus, coverage, png_bytes
-from tests.harness.canaries import TESSERACT, read_text
+from tests.harness.canaries import TESSERACT, confident_words, read_text
 
 RECALL = 0.995
 COVERED = 0.95
@@ -121,25 +117,6 @@ def test_a_reader_finds_no_token_in_what_is_served_or_in_any_window_of_the_frame
     assert read_before >= len(subset) // 2
 
 
-def _words(png: bytes) -> set[str]:
-    """Words Tesseract reads with confidence (three or more letters or digits), upscaled twice."""
-    image = Image.open(io.BytesIO(png)).convert("L")
-    image = image.resize((image.width * 2, image.height * 2), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    tsv = subprocess.run(
-        [str(TESSERACT), "stdin", "stdout", "--psm", "11", "tsv"], input=buffer.getvalue(), capture_output=True
-    ).stdout.decode(errors="replace")
-    words = set()
-    for row in tsv.splitlines()[1:]:
-        parts = row.split("\t")
-        if len(parts) == 12 and parts[10] not in ("-1", "") and float(parts[10]) >= 70:
-            word = re.sub(r"[^A-Z0-9]", "", parts[11].upper())
-            if len(word) >= 3:
-                words.add(word)
-    return words
-
-
 @pytest.fixture(scope="module")
 def sample_redactions(search):
     out = []
@@ -154,11 +131,11 @@ def sample_redactions(search):
 def test_no_word_a_reader_finds_in_a_real_sample_is_left_after_redaction(sample_redactions, report) -> None:
     leaks, read = {}, {}
     for sample, analysis, redacted in sample_redactions:
-        before = _words(png_bytes(np.asarray(analysis.picture)))
+        before = confident_words(png_bytes(np.asarray(analysis.picture)))
         if not before:
             continue
         read[sample.path.name] = len(before)
-        after = _words(redacted.rendered_png) & before
+        after = confident_words(redacted.rendered_png) & before
         if after:
             leaks[sample.path.name] = sorted(after)
     report(

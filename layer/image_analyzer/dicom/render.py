@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut, pixel_array
+from pydicom.pixels import pixel_array
 from pydicom.pixels.decoders import JPEGExtended12BitDecoder
 from pydicom.uid import ExplicitVRBigEndian
 
@@ -18,7 +18,7 @@ from image_analyzer import palette, png
 from image_analyzer.dicom.attributes import safe_metadata
 from image_analyzer.dicom.checks import check_codestream, check_decodable
 from image_analyzer.dicom.colour import COLOUR, render_colour
-from image_analyzer.dicom.frame import FrameData, frame_view
+from image_analyzer.dicom.frame import FrameData
 from image_analyzer.dicom.frame_copy import view_source
 from image_analyzer.dicom.greyscale import render_greyscale
 from image_analyzer.dicom.reading import frame_count, read_dataset, readable_int
@@ -147,4 +147,4 @@ def modality_values(data: bytes, frame: int = 0) -> np.ndarray:
     ds = read_dataset(data)
     check_decodable(ds)
     arr = pixel_array(ds, index=frame if frame_count(ds) > 1 else None)
-    return np.asarray(apply_modality_lut(arr, frame_view(ds, frame)), dtype=np.float64)
+    return FrameData(ds, arr, frame, None).modality_values().astype(np.float64)
