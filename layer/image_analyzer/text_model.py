@@ -46,15 +46,12 @@ CANDIDATE_MARGIN = 64
 # Turned, anatomy (a whole-body scan's legs) looks more like lines of text: a region found a quarter turn round
 # must be surer.
 TURNED_REGION_THRESHOLD = 0.8
-# Pictures up to this size are looked at whole a quarter turn round (an ultrasound, a CT slice: 40-130 ms).
-WHOLE_TURN_PIXELS = 0
 # What counts as a response: far under what is text (8 px letters written downwards barely reach 0.3).
 CANDIDATE_THRESHOLD = 0.1
 _MIN_SIDE = 64
 # Pixels mirrored past each edge in each pass (the edge pixel repeated: numpy's "reflect", which skips it, made
 # the model answer nothing at all on some pictures).
 BORDER = 32
-BORDER_MODE = "symmetric"
 
 
 def model_path() -> Path:
@@ -116,13 +113,12 @@ def _padded(tile: np.ndarray) -> np.ndarray:
 def components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray, np.ndarray]]:
     """Connected components (8-neighbour) of a boolean mask, from runs per row: (top, bottom, left, right,
     rows, starts/ends) — only the bounds and the runs are kept."""
-    runs: list[tuple[int, int, int]] = []  # (row, start, end)
     padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
     padded[:, 1:-1] = mask
     edges = np.diff(padded, axis=1)
     rows_up, cols_up = np.nonzero(edges == 1)
     _, cols_down = np.nonzero(edges == -1)
-    runs = list(zip(rows_up.tolist(), cols_up.tolist(), cols_down.tolist(), strict=True))
+    runs = list(zip(rows_up.tolist(), cols_up.tolist(), cols_down.tolist(), strict=True))  # (row, start, end)
     parent = list(range(len(runs)))
 
     def find(i: int) -> int:
@@ -258,9 +254,8 @@ class TextModel:
         into its input's edge; a black frame made the picture's own edges look like text)."""
         rows, columns = pixels.shape[:2]
         border = BORDER
-        if border:
-            widths = ((border, border), (border, border)) + (((0, 0),) if pixels.ndim == 3 else ())
-            pixels = np.pad(pixels, widths, mode=BORDER_MODE)
+        widths = ((border, border), (border, border)) + (((0, 0),) if pixels.ndim == 3 else ())
+        pixels = np.pad(pixels, widths, mode="symmetric")
         found: list[PixelBox] = []
         candidates: list[PixelBox] = []
         for top, bottom in _spans(pixels.shape[0]):
