@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from image_analyzer.redaction import TEXT_MARGIN, text_mask
 from image_analyzer.text import Box, TextDetector, TextRegions
 
-if TYPE_CHECKING:  # numpy on first use: a photo job that is not searched never imports it
+if TYPE_CHECKING:
     import numpy as np
 
     from image_analyzer.text_model import PixelBox, TextModel
@@ -101,50 +101,24 @@ class TextSearch:
     # The in-function model, loaded on first use (once per warm container).
     model: Callable[[], TextModel] | None
 
-    def _rekognition(self, views: SearchViews, rows: int, columns: int) -> tuple[np.ndarray, int]:
-        """DetectText's mask over the served picture (and a greyscale frame's revealing view), and its calls."""
-        assert self.rekognition is not None
-        sent = [views.served_bytes] + ([_png(views.revealing)] if views.greyscale_frame else [])
-        mask, calls = None, 0
-        for image in sent:
-            found = self.rekognition.find(image)
-            calls += found.calls
-            part = text_mask(found, columns, rows, TEXT_MARGIN)
-            mask = part if mask is None else mask | part
-        assert mask is not None
-        return mask, calls
-
-    def _model(self, views: SearchViews, rows: int, columns: int) -> np.ndarray:
-        import numpy as np
-
-        assert self.model is not None
-        model = self.model()
-        masks = [
-            text_mask(_as_regions(model.find(view), rows, columns), columns, rows, TEXT_MARGIN)
-            for view in views.model_inputs()
-        ]
-        return np.logical_or.reduce(masks)
-
     def find(self, views: SearchViews) -> FoundText:
         """Raises ProcessingError or TextDetectionUnavailable (DetectText), or the model's failure: the caller
-        stores nothing unredacted either way. With both detectors, DetectText's requests are on the network
-        while the model computes."""
-        from concurrent.futures import ThreadPoolExecutor
-
+        stores nothing unredacted either way."""
         import numpy as np
 
         rows, columns = views.served.shape[:2]
-        asks_rekognition = self.mode in (TextDetection.BOTH, TextDetection.REKOGNITION)
-        runs_model = self.mode in (TextDetection.BOTH, TextDetection.FUNCTION)
-        if asks_rekognition and views.greyscale_frame:
-            views.revealing  # noqa: B018 - made once, before the two detectors share it across threads
-        masks, calls = [], 0
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            asked = pool.submit(self._rekognition, views, rows, columns) if asks_rekognition else None
-            if runs_model:
-                masks.append(self._model(views, rows, columns))
-            if asked is not None:
-                mask, calls = asked.result()
-                masks.append(mask)
-        mask = np.logical_or.reduce(masks)
+        mask = np.zeros((rows, columns), dtype=bool)
+        calls = 0
+        if self.mode in (TextDetection.BOTH, TextDetection.FUNCTION):
+            assert self.model is not None
+            model = self.model()
+            for view in views.model_inputs():
+                mask |= text_mask(_as_regions(model.find(view), rows, columns), columns, rows, TEXT_MARGIN)
+        if self.mode in (TextDetection.BOTH, TextDetection.REKOGNITION):
+            assert self.rekognition is not None
+            sent = [views.served_bytes] + ([_png(views.revealing)] if views.greyscale_frame else [])
+            for image in sent:
+                found = self.rekognition.find(image)
+                calls += found.calls
+                mask |= text_mask(found, columns, rows, TEXT_MARGIN)
         return FoundText(mask, count_regions(mask) if mask.any() else 0, calls)
