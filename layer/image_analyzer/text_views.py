@@ -14,11 +14,12 @@ at the width that separates the text, the edge saturates its surroundings into t
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 # Side of the blocks whose range is measured, in pixels; each pixel is stretched over its block's and its eight
 # neighbours' range (48 px of context, more than the tallest line of burned-in text is high).
 BLOCK = 16
+# Blocks per strip of rows that is worked on at once.
+STRIP_BLOCKS = 16
 
 
 def _neighbourhood(grid: np.ndarray, reduce: np.ufunc) -> np.ndarray:
@@ -32,33 +33,59 @@ def _neighbourhood(grid: np.ndarray, reduce: np.ufunc) -> np.ndarray:
     return out
 
 
-def _upsampled(grid: np.ndarray, rows: int, columns: int) -> np.ndarray:
-    """A block grid at pixel resolution, interpolated bilinearly between block centres."""
-    image = Image.fromarray(grid.astype(np.float32), mode="F")
-    height, width = grid.shape[0] * BLOCK, grid.shape[1] * BLOCK
-    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))[:rows, :columns]
+def _block_extremes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each BLOCK × BLOCK block's minimum and maximum, computed a strip of blocks at a time (a full-size float
+    copy of a 9 MP frame is 36 MB; a strip is a few)."""
+    rows, columns = values.shape
+    grid_rows, grid_columns = -(-rows // BLOCK), -(-columns // BLOCK)
+    low = np.empty((grid_rows, grid_columns), dtype=np.float32)
+    high = np.empty_like(low)
+    for first in range(0, grid_rows, STRIP_BLOCKS):
+        last = min(grid_rows, first + STRIP_BLOCKS)
+        strip = np.asarray(values[first * BLOCK : last * BLOCK], dtype=np.float32)
+        padding = ((0, (last - first) * BLOCK - strip.shape[0]), (0, grid_columns * BLOCK - columns))
+        blocks = np.pad(strip, padding, mode="edge").reshape(last - first, BLOCK, grid_columns, BLOCK)
+        low[first:last] = blocks.min(axis=(1, 3))
+        high[first:last] = blocks.max(axis=(1, 3))
+    return low, high
+
+
+def _weights(size: int, cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear interpolation between block centres along one axis: for each pixel, the two blocks and the
+    second one's weight (clamped at the picture's edges)."""
+    position = np.clip((np.arange(size) + 0.5) / BLOCK - 0.5, 0, cells - 1)
+    first = np.floor(position).astype(np.intp)
+    return first, np.minimum(first + 1, cells - 1), (position - first).astype(np.float32)
 
 
 def local_contrast(values: np.ndarray) -> np.ndarray:
-    """One channel (any numeric type) stretched by its local range: uint8 of the same shape."""
+    """One channel (any numeric type) stretched by its local range: uint8 of the same shape, computed in strips
+    of rows (only the block grids are whole)."""
     rows, columns = values.shape
-    grid_rows, grid_columns = -(-rows // BLOCK), -(-columns // BLOCK)
-    work = np.asarray(values, dtype=np.float32)
-    padded = np.pad(work, ((0, grid_rows * BLOCK - rows), (0, grid_columns * BLOCK - columns)), mode="edge")
-    blocks = padded.reshape(grid_rows, BLOCK, grid_columns, BLOCK)
-    low = _upsampled(_neighbourhood(blocks.min(axis=(1, 3)), np.minimum), rows, columns)
-    high = _upsampled(_neighbourhood(blocks.max(axis=(1, 3)), np.maximum), rows, columns)
-    span = high - low
-    out = np.subtract(work, low)
-    np.divide(out, span, out=out, where=span > 0)
-    out[span <= 0] = 0
-    np.clip(out, 0.0, 1.0, out=out)
-    out *= 255.0
-    return np.rint(out).astype(np.uint8)
+    low_grid, high_grid = _block_extremes(values)
+    low_grid, high_grid = _neighbourhood(low_grid, np.minimum), _neighbourhood(high_grid, np.maximum)
+    left, right, across = _weights(columns, low_grid.shape[1])
+    low_columns = low_grid[:, left] * (1 - across) + low_grid[:, right] * across  # grid rows × columns
+    high_columns = high_grid[:, left] * (1 - across) + high_grid[:, right] * across
+    top, bottom, down = _weights(rows, low_grid.shape[0])
+    out = np.empty((rows, columns), dtype=np.uint8)
+    for start in range(0, rows, STRIP_BLOCKS * BLOCK):
+        end = min(rows, start + STRIP_BLOCKS * BLOCK)
+        weight = down[start:end, None]
+        low = low_columns[top[start:end]] * (1 - weight) + low_columns[bottom[start:end]] * weight
+        high = high_columns[top[start:end]] * (1 - weight) + high_columns[bottom[start:end]] * weight
+        span = high - low
+        stretched = np.asarray(values[start:end], dtype=np.float32) - low
+        np.divide(stretched, span, out=stretched, where=span > 0)
+        stretched[span <= 0] = 0
+        np.clip(stretched, 0.0, 1.0, out=stretched)
+        stretched *= 255.0
+        out[start:end] = np.rint(stretched)
+    return out
 
 
-# Working arrays per pixel and channel: the float32 values, the interpolated low and high, their span, the result.
-BYTES_PER_PIXEL = 5 * 4
+# What the view holds per pixel and channel: the result (the strips' working arrays are a few MB whatever the size).
+BYTES_PER_PIXEL = 1
 
 
 def revealing(values: np.ndarray) -> np.ndarray:
