@@ -24,6 +24,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from benchmarks.stats import percentile
 from local import archive, calls, costs
 from local.runtime import peak_resident_mb
 from local.stack import LocalStack, StackOptions
@@ -123,11 +124,6 @@ def timed(command: list[str]) -> tuple[float, float, str]:
     if process.returncode not in (0, 1):  # 1: some files ended in error, as they should
         raise RuntimeError(f"{command[3]} failed ({process.returncode}):\n{output[-3000:]}")
     return time.perf_counter() - started, peak, output
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:

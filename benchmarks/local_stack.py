@@ -24,6 +24,7 @@ from typing import Any
 import requests
 from PIL import Image
 
+from benchmarks.stats import percentile
 from local.client import ApiClient
 from local.emulators import BACKENDS, BackendUnavailable, local_client
 from local.stack import LocalStack, StackOptions
@@ -62,11 +63,6 @@ def photo(seed: int, size: int) -> bytes:
     buffer = io.BytesIO()
     base.crop((left, 0, left + 250, 250)).resize((size, size)).save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def latency(stack: LocalStack, jobs: int) -> list[float]:

@@ -13,6 +13,7 @@ import statistics
 import sys
 import time
 
+from benchmarks.stats import percentile
 from image_analyzer.processing import analyse, redact_text
 from image_analyzer.text import TextDetector
 from image_analyzer.text_model import TextModel
@@ -26,11 +27,6 @@ from local.samples import sample_bytes
 FILES = ("US1_J2KR.dcm", "gdcm-US-ALOKA-16.dcm", "CT_small.dcm", "693_J2KI.dcm", "MR2_J2KI.dcm", "RG1_J2KR.dcm")
 QUICK_FILES = ("US1_J2KR.dcm", "CT_small.dcm")
 CR_FILE = "RG1_J2KR.dcm"  # 1955 × 1841: the 3.6 MP radiograph
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main(args: list[str]) -> int:
@@ -72,8 +68,8 @@ def main(args: list[str]) -> int:
     print("| textDetection | p50 | p95 | ×rekognition (p50) | 3.6 MP CR p95 | DetectText calls / image | $ / 1,000 |")
     print("|---|---|---|---|---|---|---|")
     for mode, (seconds, cr, calls) in rows.items():
-        p50, p95 = statistics.median(seconds), _percentile(seconds, 0.95)
-        cr_p95 = f"{1000 * _percentile(cr, 0.95):.0f} ms" if cr else "—"
+        p50, p95 = statistics.median(seconds), percentile(seconds, 0.95)
+        cr_p95 = f"{1000 * percentile(cr, 0.95):.0f} ms" if cr else "—"
         dollars = calls * PRICES["rekognition_image"] * 1000
         print(
             f"| {mode.value} | {1000 * p50:.0f} ms | {1000 * p95:.0f} ms | ×{p50 / base:.2f} | {cr_p95} | "
