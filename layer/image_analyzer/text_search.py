@@ -8,7 +8,6 @@ True wherever any detector found text in any view.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -86,12 +85,10 @@ def _png(pixels: np.ndarray) -> bytes:
     """A view as DetectText takes it: within Rekognition's sizes (80 px a side at least) and bytes."""
     from PIL import Image
 
+    from image_analyzer import png
     from image_analyzer.imaging import prepare_rendering
 
-    buffer = io.BytesIO()
-    image = Image.fromarray(pixels)
-    image.save(buffer, format="PNG", compress_level=1)
-    return prepare_rendering(buffer.getvalue(), image)
+    return prepare_rendering(png.encode(pixels), Image.fromarray(pixels))
 
 
 @dataclass
