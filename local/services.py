@@ -13,6 +13,9 @@ from typing import Self
 class BackgroundHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     thread_name = "http-server"
+    # socketserver's listen backlog is 5: a burst of clients (a page's parallel uploads, a batch run) overflows it
+    # before the accept loop catches up. The kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), handler)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
@@ -54,3 +56,37 @@ def test_a_client_that_stops_sending_gets_408_after_the_read_timeout(stack, monk
 def test_the_front_still_serves_after_abuse(stack) -> None:
     status, _, body = exchange(stack, b"GET /get-results?jobId=nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status == 400 and body["error"] == "INVALID_JOB_ID"
+
+
+CONCURRENT_CLIENTS = 200
+
+
+def test_two_hundred_clients_at_once_are_all_answered(stack) -> None:
+    # A burst of connections arrives before the front accepts any: a listen backlog of 5 (socketserver's default)
+    # resets most of them. Each client connects at the same moment (a barrier), then asks for the page.
+    url = urlsplit(stack.api_url)
+    barrier = threading.Barrier(CONCURRENT_CLIENTS)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        barrier.wait()
+        try:
+            with socket.create_connection((url.hostname, url.port), timeout=60) as connection:
+                connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while chunk := connection.recv(65536):
+                    answer += chunk
+            outcome = answer.split(b"\r\n", 1)[0].decode("latin-1")
+        except OSError as exc:
+            outcome = type(exc).__name__
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=client) for _ in range(CONCURRENT_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = sorted({o for o in outcomes if o != "HTTP/1.1 200 OK"})
+    assert len(outcomes) == CONCURRENT_CLIENTS and not failed, (Counter(outcomes), failed)
