@@ -130,7 +130,10 @@ def _origins(raw: str) -> list[str]:
 # What CloudWatch Logs accepts as a log group's retention (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)  # fmt: skip
-_S3_URI = r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+"
+# The key goes into the processor's IAM policy as an object ARN: '*' and '?' would be wildcards there and '${'
+# a policy variable, granting more than the one object, so a key may not hold them.
+_S3_URI = r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s*?$]+"
+_S3_OBJECT = _matching(_S3_URI, "an s3://bucket/key URI (a key without *, ? or $)")
 _PROCESSOR_TIMEOUT_S = FUNCTIONS["process_image"].timeout_s
 
 
@@ -265,12 +268,8 @@ class StackConfig:
     layer_zip: str | None = _setting("layerZip", None, _existing_file, "a prebuilt layer (built on pulumi up if unset)")
     # The optional classifier stage: a spec file (uploaded with its model by this program), or objects already in S3.
     classifier_spec: str | None = _setting("classifierSpec", None, _existing_file, "an ONNX classifier's spec file")
-    classifier_spec_s3: str | None = _setting(
-        "classifierSpecS3", None, _matching(_S3_URI, "an s3://bucket/key URI"), "a classifier's spec already in S3"
-    )
-    classifier_model_s3: str | None = _setting(
-        "classifierModelS3", None, _matching(_S3_URI, "an s3://bucket/key URI"), "its model, in S3"
-    )
+    classifier_spec_s3: str | None = _setting("classifierSpecS3", None, _S3_OBJECT, "a classifier's spec already in S3")
+    classifier_model_s3: str | None = _setting("classifierModelS3", None, _S3_OBJECT, "its model, in S3")
 
     @staticmethod
     def load() -> StackConfig:

@@ -92,6 +92,18 @@ def test_unknown_keys_are_refused_with_a_suggestion_and_every_problem_is_named_a
     assert "image-analyzer:maxLabels must be an integer from 1 to 1000, not '0'" in message
 
 
+@pytest.mark.parametrize(
+    "uri", ["s3://models-bucket/*", "s3://models-bucket/ett/*.onnx", "s3://models-bucket/ett/m?.onnx",
+            "s3://models-bucket/${aws:username}/m.onnx"],
+)  # fmt: skip
+@pytest.mark.parametrize("name", ["classifierSpecS3", "classifierModelS3"])
+def test_a_classifier_location_cannot_widen_the_processors_policy(name, uri) -> None:
+    # The key becomes an object ARN in the processor's policy: a wildcard there grants every matching object.
+    values = {"classifierSpecS3": "s3://models-bucket/spec.json", "classifierModelS3": "s3://models-bucket/m.onnx"}
+    with pytest.raises(SettingError, match=rf"image-analyzer:{name} must be .*without \*"):
+        from_values({**values, name: uri})
+
+
 def test_settings_that_belong_together_are_checked_together() -> None:
     with pytest.raises(SettingError, match="auth jwt needs jwtIssuer"):
         from_values({"auth": "jwt"})
