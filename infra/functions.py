@@ -124,9 +124,10 @@ def permissions(data: DataResources, classifier_arns: list[Any] | None) -> dict[
             statement(["dynamodb:PutItem", "dynamodb:UpdateItem"], [data.table.arn]),
         ],
         "process_image": [
-            # DeleteObject: the upload goes once its job has ended.
+            # DeleteObject: the upload goes once its job has ended, and a job that ends in error removes what it
+            # wrote under converted/.
             statement(["s3:GetObject", "s3:DeleteObject"], [objects(UPLOAD_PREFIX)]),
-            statement(["s3:PutObject"], [objects(CONVERTED_PREFIX)]),
+            statement(["s3:PutObject", "s3:DeleteObject"], [objects(CONVERTED_PREFIX)]),
             # DetectText finds burned-in text to redact, DetectLabels labels the redacted picture. Neither has
             # resource-level permissions: AWS only accepts "*" here.
             statement(["rekognition:DetectLabels", "rekognition:DetectText"], ["*"]),
@@ -141,7 +142,8 @@ def permissions(data: DataResources, classifier_arns: list[Any] | None) -> dict[
         ],
         "dead_letter": [
             statement(["dynamodb:UpdateItem"], [data.table.arn]),
-            statement(["s3:DeleteObject"], [objects(UPLOAD_PREFIX)]),
+            # The upload, and what a killed attempt wrote under converted/ before its job ended here.
+            statement(["s3:DeleteObject"], [objects(UPLOAD_PREFIX), objects(CONVERTED_PREFIX)]),
             statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [data.dlq.arn]),
         ],
         "render_view": [

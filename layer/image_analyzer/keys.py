@@ -18,3 +18,10 @@ def crop_key(job_id: str) -> str:
 def view_source_key(job_id: str) -> str:
     """A greyscale DICOM job's frame, stored values and windowing attributes only: what /render draws from."""
     return f"{CONVERTED_PREFIX}{job_id}/source.dcm"
+
+
+def job_objects(job_id: str) -> list[str]:
+    """Every key a processing job may write (the served picture in each format, the frame copy, the crop): what a
+    job that ends in error deletes, so that nothing it never serves stays."""
+    served = [converted_key(job_id, extension) for extension in ("png", "jpg")]
+    return [*served, view_source_key(job_id), crop_key(job_id)]

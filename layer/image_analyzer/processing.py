@@ -18,7 +18,7 @@ from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import ImageFormat
 from image_analyzer.isolation import WorkDied, WorkTimedOut, run_isolated
 from image_analyzer.jobs import utc_now
-from image_analyzer.keys import converted_key, crop_key, view_source_key
+from image_analyzer.keys import converted_key, crop_key, job_objects, view_source_key
 from image_analyzer.labels import LabelDetector
 from image_analyzer.objects import ObjectStore
 from image_analyzer.redaction import NOT_SEARCHED, Redaction, RedactMode, filled
@@ -226,6 +226,12 @@ REDACTION_UNAVAILABLE_MESSAGE = (
 )
 
 
+def discard_job_objects(objects: ObjectStore, job_id: str) -> None:
+    """A job that ends in error keeps nothing under converted/: whatever it wrote before failing is never served."""
+    for key in job_objects(job_id):
+        objects.delete(key)
+
+
 def end_dead_lettered(store: JobStore, objects: ObjectStore, key: str, keep_originals: bool) -> Result:
     """A message reached the dead-letter queue: its job, if still pending or processing, ends PROCESSING_FAILED.
     A job that already finished is left as it is (nothing ever moves backwards). The upload is not kept."""
@@ -235,7 +241,8 @@ def end_dead_lettered(store: JobStore, objects: ObjectStore, key: str, keep_orig
     ended = store.fail(job_id, ErrorCode.PROCESSING_FAILED.value, DEAD_LETTER_MESSAGE, utc_now())
     if not keep_originals:
         objects.delete(key)
-    if ended:
+    if ended:  # an attempt killed after writing its picture left it behind: a failed job serves nothing
+        discard_job_objects(objects, job_id)
         return Result(Outcome.FAILED, job_id, ErrorCode.PROCESSING_FAILED.value)
     return Result(Outcome.DUPLICATE, job_id)
 
@@ -288,23 +295,27 @@ class Processor:
         try:
             try:
                 results, image_key, crop = self._analyse_and_label(job_id, key, claim.job.file_type or "")
-            except ProcessingError as exc:
-                self.store.fail(job_id, exc.code.value, exc.message, utc_now())
-                return Result(Outcome.FAILED, job_id, exc.code.value, time.perf_counter() - started)
+            except ProcessingError as exc:  # e.g. LABELS_REJECTED, after the picture was written
+                return self._fail(job_id, exc.code, exc.message, started)
         except Exception as exc:
             if final_attempt:
                 if isinstance(exc, TextDetectionUnavailable):  # fail closed: nothing of it was stored
                     code, message = ErrorCode.REDACTION_FAILED, REDACTION_UNAVAILABLE_MESSAGE
                 else:
                     code, message = ErrorCode.PROCESSING_FAILED, "Processing failed on every attempt."
-                self.store.fail(job_id, code.value, message, utc_now())
+                self._fail(job_id, code, message, started)
             raise
         try:
             self.store.complete(job_id, results, image_key, utc_now(), crop_key=crop)
         except ProcessingError as exc:  # the record was refused for its content: every retry would be too
-            self.store.fail(job_id, exc.code.value, exc.message, utc_now())
-            return Result(Outcome.FAILED, job_id, exc.code.value, time.perf_counter() - started)
+            return self._fail(job_id, exc.code, exc.message, started)
         return Result(Outcome.COMPLETED, job_id, None, time.perf_counter() - started)
+
+    def _fail(self, job_id: str, code: ErrorCode, message: str, started: float) -> Result:
+        """The job ends in error, and what it wrote so far goes: an error leaves nothing under converted/."""
+        self.store.fail(job_id, code.value, message, utc_now())
+        discard_job_objects(self.objects, job_id)
+        return Result(Outcome.FAILED, job_id, code.value, time.perf_counter() - started)
 
     def _analyse_and_label(self, job_id: str, key: str, declared_type: str) -> tuple[dict[str, Any], str, str | None]:
         stored = self.objects.read(key, self.max_upload_bytes)

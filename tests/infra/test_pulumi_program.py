@@ -217,7 +217,7 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
     }
     assert _policy(program, "process_image") == {
         "s3:GetObject": {f"{bucket}/uploads/*"},
-        "s3:DeleteObject": {f"{bucket}/uploads/*"},
+        "s3:DeleteObject": {f"{bucket}/uploads/*", f"{bucket}/converted/*"},  # what a failed job wrote
         "s3:PutObject": {f"{bucket}/converted/*"},
         "rekognition:DetectLabels": {"*"},
         "rekognition:DetectText": {"*"},  # burned-in text is found before anything is stored
@@ -232,7 +232,7 @@ def test_each_role_has_exactly_the_permissions_it_needs(program) -> None:
     dlq = f"arn:aws:sqs:us-east-1:{ACCOUNT}:ingest-dlq"
     assert _policy(program, "dead_letter") == {
         "dynamodb:UpdateItem": {table},
-        "s3:DeleteObject": {f"{bucket}/uploads/*"},
+        "s3:DeleteObject": {f"{bucket}/uploads/*", f"{bucket}/converted/*"},
         "sqs:ReceiveMessage": {dlq},
         "sqs:DeleteMessage": {dlq},
         "sqs:GetQueueAttributes": {dlq},

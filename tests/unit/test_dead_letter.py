@@ -41,6 +41,16 @@ def test_stranded_jobs_end_processing_failed(mock_stack) -> None:
         assert not uploads_of(mock_stack, job_id), "a failed upload is not kept"
 
 
+def test_what_a_killed_attempt_wrote_goes_when_its_job_ends_here(mock_stack) -> None:
+    job_id = make_job(mock_stack, "processing")
+    for key in (f"converted/{job_id}.png", f"converted/{job_id}/source.dcm"):  # written, then the attempt died
+        mock_stack.s3.put_object(Bucket=mock_stack.bucket, Key=key, Body=b"picture")
+    deliver(mock_stack, [f"uploads/{job_id}/original"])
+    listing = mock_stack.s3.list_objects_v2(Bucket=mock_stack.bucket, Prefix="converted/")
+    assert mock_stack.table.get_item(Key={"jobId": job_id})["Item"]["status"] == "error"
+    assert listing.get("Contents", []) == [], "a failed job serves nothing: it keeps nothing"
+
+
 def uploads_of(mock_stack, job_id: str) -> list[str]:
     listing = mock_stack.s3.list_objects_v2(Bucket=mock_stack.bucket, Prefix=f"uploads/{job_id}/")
     return [o["Key"] for o in listing.get("Contents", [])]

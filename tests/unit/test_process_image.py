@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from handlers import process_image
 from image_analyzer import aws
 from image_analyzer.jobs import utc_now
+from image_analyzer.objects import ObjectStore
 from image_analyzer.store import ClaimOutcome, JobStore
 from tests.harness.files import CANARY, gradient, make_dicom, photo_bytes, png_bomb, sample_bytes, unknown_syntax_dicom
 from tests.harness.handler_flow import job, new_upload, run_sqs
@@ -146,6 +147,9 @@ def test_transient_failure_is_retried_then_recorded_before_the_dead_letter_queue
     assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}, "the message still goes to the DLQ"
     item = job(mock_stack, bad_id)
     assert (item["status"], item["errorCode"], int(item["attempts"])) == ("error", "PROCESSING_FAILED", 2)
+    assert item["status"] == "error" and not any(bad_id in k for k in stored_keys(mock_stack, "converted/")), (
+        "the picture both attempts wrote before DetectLabels failed goes with the error"
+    )
 
 
 def test_duplicate_delivery_of_a_finished_job_changes_nothing(mock_stack) -> None:
@@ -296,3 +300,31 @@ def test_a_record_too_large_for_dynamodb_ends_the_job_on_its_first_delivery(mock
     item = job(mock_stack, job_id)
     assert response == {"batchItemFailures": []}, "not retried"
     assert (item["status"], item["errorCode"], int(item["attempts"])) == ("error", "RESULT_TOO_LARGE", 1)
+    assert stored_keys(mock_stack, "converted/") == [], "the picture written before the record was refused goes"
+
+
+def test_labels_rejected_after_the_picture_was_written_leaves_nothing_under_converted(mock_stack, monkeypatch) -> None:
+    # A DICOM job writes its render and its frame copy before DetectLabels answers.
+    job_id, key = new_upload(mock_stack, "ct.dcm", "application/dicom", sample_bytes("CT_small.dcm"))
+    written: list[str] = []
+    real_write = ObjectStore.write
+
+    def recording_write(self, object_key: str, *args: Any, **kwargs: Any) -> None:
+        written.append(object_key)
+        real_write(self, object_key, *args, **kwargs)
+
+    real_client = aws.rekognition_client()
+
+    class RefusingRekognition:
+        detect_text = staticmethod(real_client.detect_text)  # text is found (and redacted) as usual
+
+        def detect_labels(self, **kwargs: Any) -> dict[str, Any]:
+            raise ClientError({"Error": {"Code": "InvalidImageFormatException", "Message": "no"}}, "DetectLabels")
+
+    monkeypatch.setattr(ObjectStore, "write", recording_write)
+    monkeypatch.setattr(aws, "rekognition_client", lambda: RefusingRekognition())
+    aws.reset()  # the processor and its adapters are built once per container
+    run_sqs(mock_stack, [key])
+    assert job(mock_stack, job_id)["errorCode"] == "LABELS_REJECTED"
+    assert {f"converted/{job_id}.png", f"converted/{job_id}/source.dcm"} <= set(written), written
+    assert stored_keys(mock_stack, "converted/") == []
