@@ -23,13 +23,26 @@ import boto3
 from image_analyzer.definitions import FUNCTIONS, QUEUE, StackSettings
 from local.apigw import ApiServer
 from local.auth import LocalIssuer
-from local.emulators import BACKEND_ENV, LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Backend, start_backend
+from local.emulators import (
+    BACKEND_ENV,
+    LOCAL_ACCESS_KEY_ID,
+    LOCAL_SECRET_ACCESS_KEY,
+    LOOPBACK,
+    Backend,
+    free_port,
+    start_backend,
+)
 from local.label_service.service import LabelServiceProcess
 from local.poller import QueuePoller
 from local.resources import StackResources, provision, resource_names
 from local.runtime import FunctionPool, FunctionRuntime, lambda_environment
 
 REGION = "us-east-1"
+
+
+def page_origins(port: int) -> list[str]:
+    """The origins of the stack's own page, as a browser on this machine names it."""
+    return [f"http://{host}:{port}" for host in (LOOPBACK, "localhost")]
 
 
 def _stderr_sink(function: str, line: str) -> None:
@@ -79,7 +92,12 @@ class LocalStack:
             # Every process is spawned first (their start-ups overlap), then each is waited for.
             self.backend = opts.emulator or start_backend(opts.backend, wait=False)
             self.labels = LabelServiceProcess(self.backend.endpoint_url, wait=False)
+            # The page's origin is known before anything starts: the bucket, the functions and the front answer
+            # browsers of that origin only, unless the settings name others (a page on any other site the developer
+            # has open must not read the stack).
+            port = opts.port or free_port()
             settings = StackSettings()
+            settings.values["ALLOWED_ORIGINS"] = ",".join(page_origins(port))
             settings.values.update(opts.settings)
             timeouts = {name: opts.timeouts.get(name, float(fn.timeout_s)) for name, fn in FUNCTIONS.items()}
             names = resource_names(opts.name)
@@ -107,7 +125,7 @@ class LocalStack:
             self.labels.await_ready()
             self.runtime.await_ready()
             origins = settings.values["ALLOWED_ORIGINS"].split(",")
-            self.api = ApiServer(self.runtime, origins, port=opts.port, issuer=self.issuer, access_log=sink).start()
+            self.api = ApiServer(self.runtime, origins, port=port, issuer=self.issuer, access_log=sink).start()
             self.poller = self._poller(
                 self.resources.queue_url, self.resources.queue_arn, QUEUE.consumer, QUEUE.batch_size,
                 concurrency=min(opts.processor_workers, QUEUE.max_concurrency), log=sink, label="poller",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -56,6 +57,10 @@ class MotoBackend:
 
 
 def _threaded_moto(host: str, port: int) -> Any:
+    # moto's server answers every origin's CORS requests (preflights included) unless told not to: any web page the
+    # developer opens could list the bucket and scan the table. Without it, S3 applies each bucket's own CORS rules
+    # and nothing else answers a browser from another origin. Read when moto is first imported.
+    os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise

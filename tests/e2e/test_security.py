@@ -369,3 +369,60 @@ def test_nearby_windows_are_kept_apart_and_named_as_served(client) -> None:
     assert len({answer["view"] for answer in answers}) == len(asked)
     for (center, width), answer in zip(asked * 2, answers, strict=True):
         assert answer["window"] == {"center": float(center), "width": float(width), "source": "override"}
+
+
+class _AnotherSite(BaseHTTPRequestHandler):
+    """Any web page the developer has open while the stack runs: a blank page of its own origin."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<!doctype html><title>another site</title>")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+# Reads a page can try with fetch(): plain GETs, and a DynamoDB call (its x-amz-target header needs a preflight).
+_READ_ALL = """async (targets) => {
+  const outcomes = {};
+  for (const [name, [url, options]] of Object.entries(targets)) {
+    try {
+      const response = await fetch(url, options);
+      outcomes[name] = `read: ${response.status}, ${(await response.arrayBuffer()).byteLength} bytes`;
+    } catch (error) {
+      outcomes[name] = "refused";
+    }
+  }
+  return outcomes;
+}"""
+
+
+def test_a_page_on_another_site_reads_nothing_of_the_local_stack(browser, stack, client) -> None:
+    record = client.analyze("cat.jpg", photo_bytes("chelsea")).record
+    emulator, bucket = stack.backend.endpoint_url, stack.resources.bucket
+    list_tables = {
+        "method": "POST",
+        "headers": {"x-amz-target": "DynamoDB_20120810.ListTables", "content-type": "application/x-amz-json-1.0"},
+        "body": "{}",
+    }
+    targets = {
+        "buckets": [f"{emulator}/", {}],
+        "objects": [f"{emulator}/{bucket}?list-type=2", {}],
+        "tables": [f"{emulator}/", list_tables],
+        "job record": [f"{stack.api_url}/get-results?jobId={record['jobId']}", {}],
+        "image": [record["imageUrl"], {}],
+    }
+    other = BackgroundHTTPServer(_AnotherSite).start()
+    try:
+        page = browser.new_page()
+        page.goto(other.url + "/")
+        assert page.evaluate(_READ_ALL, targets) == dict.fromkeys(targets, "refused")
+        # The stack's own page reads what it needs: the same fetch() can read, where it is allowed to.
+        page.goto(stack.api_url + "/")
+        own = page.evaluate(_READ_ALL, {name: targets[name] for name in ("job record", "image")})
+        assert all(outcome.startswith("read: 200") for outcome in own.values()), own
+        page.close()
+    finally:
+        other.stop()
