@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import threading
 import time
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,15 +35,19 @@ DEFAULT_JOBS = 4
 MAX_RETRIES = 6
 MAX_RETRY_WAIT_S = 60.0
 FINISHED = ("complete", "error")
+FAILURES_NAMED = 10
 
 
 @dataclass(frozen=True)
 class Source:
-    """One file of the input: where it is (relative to its input, the report's ``path``) and how to read it."""
+    """One file of the input: where it is (relative to its input, the report's ``path``, unique in a run), how to
+    read it, and where its outputs go under ``--out`` (``output``: a relative path without the output's own suffix,
+    unique in a run, so no two files ever write one output)."""
 
     path: str
     size: int
     read: Callable[[], bytes] = field(repr=False, compare=False)
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,18 +102,97 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int
     return data
 
 
+def input_labels(inputs: list[Path]) -> list[str]:
+    """What each input is called in the report and under ``--out``: its own name (``.`` and ``..`` by the folder
+    they are), with as many parent folders as it takes to tell inputs of one name apart (day1/study, day2/study)."""
+    resolved = [given.resolve() for given in inputs]
+    labels = []
+    for path in resolved:
+        depth = 1
+        while depth < len(path.parts) and any(
+            other != path and other.parts[-depth:] == path.parts[-depth:] for other in resolved
+        ):
+            depth += 1
+        labels.append("/".join(part.strip("/") for part in path.parts[-depth:]) or "root")
+    return labels
+
+
+class _Names:
+    """Report paths and output names handed out in discovery order: a second file of the same name (two zip
+    members of one name; a.dcm beside a.png, whose outputs would both be a.analysed.png) gets a name of its own.
+    Compared case-insensitively, as some file systems the outputs land on do."""
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+        self._outputs: set[str] = set()
+
+    @staticmethod
+    def _claim(taken: set[str], candidates: Iterator[str]) -> str:
+        for candidate in candidates:
+            if candidate.lower() not in taken:
+                taken.add(candidate.lower())
+                return candidate
+        raise AssertionError("unreachable: the candidates never end")
+
+    def path(self, wanted: str) -> str:
+        parent, _, name = wanted.rpartition("/")
+        stem, dot, suffix = name.partition(".") if not name.startswith(".") else (name, "", "")
+        numbered = (f"{parent}/{stem}~{n}{dot}{suffix}".lstrip("/") for n in itertools.count(2))
+        return self._claim(self._paths, itertools.chain([wanted], numbered))
+
+    def output(self, path: str) -> str:
+        parts = [safe_part(part) for part in PurePosixPath(path.replace("\\", "/")).parts]
+        parts = [part for part in parts if part] or ["file"]
+        parent, name = "/".join(parts[:-1]), parts[-1]
+        stem = PurePosixPath(name).stem or name
+        join = lambda last: f"{parent}/{last}" if parent else last  # noqa: E731
+        numbered = (join(f"{name}~{n}") for n in itertools.count(2))
+        return self._claim(self._outputs, itertools.chain([join(stem), join(name)], numbered))
+
+
+def in_memory(items: list[tuple[str, bytes]]) -> list[Source]:
+    """Files held in memory (the demo's samples) as sources, named as discovered files are."""
+    names = _Names()
+    sources = []
+    for wanted, data in items:
+        path = names.path(wanted)
+        sources.append(Source(path, len(data), lambda data=data: data, names.output(path)))
+    return sources
+
+
+def safe_part(part: str) -> str:
+    """One folder or file name of an output path: no way up or out ('', '.', '..', a drive), no control
+    characters."""
+    part = "".join("_" if unicodedata.category(ch) == "Cc" else ch for ch in part).replace(":", "_")
+    return "" if part in ("", ".", "..") else part
+
+
 def discover(inputs: list[Path], max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> Iterator[Source | Skipped]:
     """Every file of the inputs in a stable order (each input in turn, its files sorted by path): folders
-    recursively, zip files member by member; nothing is read yet. Symbolic links are not followed."""
-    for given in inputs:
+    recursively, zip files member by member; nothing is read yet. Symbolic links are not followed. Every file gets
+    a report path and an output name no other file of the run has."""
+    names = _Names()
+    seen_inputs: set[Path] = set()
+    for given, label in zip(inputs, input_labels(inputs), strict=True):
+        if given.exists() and given.resolve() in seen_inputs:
+            yield Skipped(names.path(label), "given more than once (analysed once)")
+            continue
+        seen_inputs.add(given.resolve())
         if given.is_dir():
-            for path in sorted(p for p in given.rglob("*") if not p.is_dir()):
-                relative = f"{given.name}/{path.relative_to(given).as_posix()}"
-                yield from _file_sources(path, relative, max_bytes)
+            found = sorted(p for p in given.rglob("*") if not p.is_dir())
+            entries: Iterator[Source | Skipped] = itertools.chain.from_iterable(
+                _file_sources(path, f"{label}/{path.relative_to(given).as_posix()}", max_bytes) for path in found
+            )
         elif given.is_file():
-            yield from _file_sources(given, given.name, max_bytes)
+            entries = _file_sources(given, label, max_bytes)
         else:
-            yield Skipped(str(given), "no such file or folder")
+            entries = iter([Skipped(str(given), "no such file or folder")])
+        for entry in entries:
+            path = names.path(entry.path)
+            if isinstance(entry, Skipped):
+                yield Skipped(path, entry.reason)
+            else:
+                yield Source(path, entry.size, entry.read, names.output(path))
 
 
 def _file_sources(path: Path, relative: str, max_bytes: int) -> Iterator[Source | Skipped]:
@@ -136,8 +221,9 @@ def sha256(data: bytes) -> str:
 # ---- the report ---------------------------------------------------------------------------------------------------
 
 REPORT_FIELDS = (
-    "path", "sha256", "jobId", "status", "errorCode", "labels", "modality", "columns", "rows", "bitsStored",
-    "transferSyntax", "redactedRegions", "classifier", "outputs", "seconds", "reason",
+    "path", "sha256", "jobId", "status", "errorCode", "labels", "modality", "bodyPart", "photometric", "columns",
+    "rows", "bitsStored", "frame", "frames", "windowCenter", "windowWidth", "windowSource", "transferSyntax",
+    "redaction", "redactedRegions", "redactedFraction", "classifier", "outputs", "seconds", "reason",
 )  # fmt: skip
 
 
@@ -146,6 +232,8 @@ def report_row(path: str, digest: str, record: dict[str, Any], seconds: float, o
     dicom = results.get("dicom") or {}
     classifier = results.get("classifier") or {}
     labels = [f"{label['Name']}:{float(label['Confidence']):.1f}" for label in (results.get("Labels") or [])[:5]]
+    window = dicom.get("window") or {}
+    redaction = results.get("redaction") or {}
     return {
         "path": path,
         "sha256": digest,
@@ -154,11 +242,20 @@ def report_row(path: str, digest: str, record: dict[str, Any], seconds: float, o
         "errorCode": record.get("errorCode"),
         "labels": labels,
         "modality": dicom.get("modality"),
+        "bodyPart": dicom.get("bodyPart"),
+        "photometric": dicom.get("photometric"),
         "columns": dicom.get("columns"),
         "rows": dicom.get("rows"),
         "bitsStored": dicom.get("bitsStored"),
+        "frame": dicom.get("frameRendered"),  # 1-based, as DICOM numbers frames
+        "frames": dicom.get("frames"),
+        "windowCenter": window.get("center"),
+        "windowWidth": window.get("width"),
+        "windowSource": window.get("source"),
         "transferSyntax": dicom.get("transferSyntax"),
-        "redactedRegions": (results.get("redaction") or {}).get("regions"),
+        "redaction": redaction.get("method"),
+        "redactedRegions": redaction.get("regions"),
+        "redactedFraction": redaction.get("areaFraction"),
         "classifier": (classifier.get("predicted") or {}).get("name") or classifier.get("error"),
         "outputs": outputs,
         "seconds": round(seconds, 3),
@@ -168,6 +265,23 @@ def report_row(path: str, digest: str, record: dict[str, Any], seconds: float, o
 
 def skipped_row(path: str, reason: str, digest: str | None = None) -> dict[str, Any]:
     return {**dict.fromkeys(REPORT_FIELDS), "path": path, "sha256": digest, "status": "skipped", "reason": reason}
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (a file named
+# "=HYPERLINK(…).png" would run as one); OWASP's advice: prefix a quote, which they show as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _from_spreadsheet(value: str | None) -> str | None:
+    if value and value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
+        return value[1:]
+    return value
 
 
 class Report:
@@ -189,7 +303,7 @@ class Report:
         with self._lock:
             if self._writer:
                 flat = {k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()}
-                self._writer.writerow(flat)
+                self._writer.writerow({k: spreadsheet_safe(v) for k, v in flat.items()})
             else:
                 self._file.write(json.dumps(row) + "\n")
             self._file.flush()
@@ -204,7 +318,7 @@ def read_report(path: Path) -> list[dict[str, Any]]:
         return []
     text = path.read_text()
     if path.suffix.lower() == ".csv":
-        return list(csv.DictReader(io.StringIO(text)))
+        return [{k: _from_spreadsheet(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
     rows = []
     for line in text.splitlines():
         try:
@@ -241,11 +355,15 @@ class RunStats:
     by_error: dict[str, int] = field(default_factory=dict)
     resumed: int = 0  # already in the report: not uploaded again
     slowest: list[tuple[float, str]] = field(default_factory=list)
+    # The first files that ended in error, with their code: the summary names them (the report has every one).
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
     def count(self, row: dict[str, Any]) -> None:
         self.by_status[row["status"]] = self.by_status.get(row["status"], 0) + 1
         if row.get("errorCode"):
             self.by_error[row["errorCode"]] = self.by_error.get(row["errorCode"], 0) + 1
+        if row["status"] == "error" and len(self.failures) < FAILURES_NAMED:
+            self.failures.append((row["path"], row.get("errorCode") or "ERROR"))
         if row.get("seconds"):
             self.slowest = sorted([*self.slowest, (float(row["seconds"]), row["path"])], reverse=True)[:5]
 

@@ -16,12 +16,15 @@ import socket
 import sys
 import threading
 import time
+import unicodedata
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -31,6 +34,25 @@ from local.client import ApiClient, ApiError, JobResult
 from local.emulators import BACKEND_ENV, BACKENDS, BackendUnavailable
 
 console = Console()
+
+
+def shown(text: object) -> str:
+    """A name or message from outside (a file name, an archive member, an API message) as the console prints it:
+    control and format characters visible as escapes (no terminal title set, no screen cleared, no text reversed),
+    rich's markup inert (a member named x[/y].png is a name, not a closing tag)."""
+    visible = "".join(
+        ch if unicodedata.category(ch) not in ("Cc", "Cf") else f"\\x{ord(ch):02x}" if ord(ch) < 256 else
+        f"\\u{ord(ch):04x}"
+        for ch in str(text)
+    )  # fmt: skip
+    return escape(visible)
+
+
+def tail(text: str, width: int) -> str:
+    """The end of a long name (where the file name is), marked as cut."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
 _PROGRESS = {"requested": 1, "uploaded": 2, "pending": 2, "processing": 3, "complete": 4, "error": 4}
 
 
@@ -62,7 +84,7 @@ class FunctionLog:
     def __call__(self, source: str, line: str) -> None:
         with self._lock:
             if self._file is None:
-                console.print(f"[dim]{source:>14}[/] {line}", markup=True, highlight=False, soft_wrap=True)
+                console.print(f"[dim]{source:>14}[/] {shown(line)}", markup=True, highlight=False, soft_wrap=True)
             else:
                 self._file.write(f"{source} {line}\n")
 
@@ -90,7 +112,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
         return 2
     if args.classifier and not Path(args.classifier).is_file():
-        console.print(f"[red]no such classifier spec:[/] {args.classifier}")
+        console.print(f"[red]no such classifier spec:[/] {shown(args.classifier)}")
         return 2
     log = FunctionLog(args.log_file)
     try:
@@ -130,7 +152,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _labels_table(result: JobResult) -> Table:
-    table = Table(title=f"{result.name} — {result.status} in {result.seconds:.2f} s", title_justify="left")
+    table = Table(title=f"{shown(result.name)} — {result.status} in {result.seconds:.2f} s", title_justify="left")
     table.add_column("Label")
     table.add_column("Confidence", justify="right")
     table.add_column("", min_width=20)
@@ -138,29 +160,36 @@ def _labels_table(result: JobResult) -> Table:
     for label in result.labels:
         confidence = float(label["Confidence"])
         bar = "█" * round(confidence / 5)
-        table.add_row(label["Name"], f"{confidence:.1f}%", bar, ", ".join(p["Name"] for p in label.get("Parents", [])))
+        parents = ", ".join(p["Name"] for p in label.get("Parents", []))
+        table.add_row(shown(label["Name"]), f"{confidence:.1f}%", bar, shown(parents))
     return table
 
 
 def _describe(result: JobResult) -> None:
     record = result.record
     if not result.ok:
-        console.print(f"[red]✗ {result.name}[/]: {record.get('errorCode')} — {record.get('error')}")
+        console.print(
+            f"[red]✗ {shown(result.name)}[/]: {shown(record.get('errorCode'))} — {shown(record.get('error'))}"
+        )
         return
     if result.labels:
         console.print(_labels_table(result))
     else:
-        console.print(f"{result.name} — complete in {result.seconds:.2f} s: no label reached the minimum confidence")
+        console.print(
+            f"{shown(result.name)} — complete in {result.seconds:.2f} s: no label reached the minimum confidence"
+        )
     classifier = (record.get("results") or {}).get("classifier")
     if classifier:
         if classifier.get("error"):
-            console.print(f"  classifier {classifier.get('model')}: [yellow]{classifier['error']}[/]")
+            console.print(f"  classifier {shown(classifier.get('model'))}: [yellow]{shown(classifier['error'])}[/]")
         else:
             scores = ", ".join(f"{s['name']} {s['score']:.3f}" for s in classifier["scores"])
             predicted = classifier["predicted"]
             console.print(
-                f"  classifier {classifier['model']} v{classifier['version']}: {predicted['name']} "
-                f"(flag {predicted['index']}; {scores})"
+                shown(
+                    f"  classifier {classifier['model']} v{classifier['version']}: {predicted['name']} "
+                    f"(flag {predicted['index']}; {scores})"
+                )
             )
     redaction = (record.get("results") or {}).get("redaction")
     if redaction and redaction.get("method") != "none":
@@ -168,10 +197,18 @@ def _describe(result: JobResult) -> None:
     dicom = (record.get("results") or {}).get("dicom")
     if dicom:
         window = dicom.get("window") or {}
+        # Colour pictures have no window: they are shown as stored.
+        drawn = (
+            f"window {window['center']}/{window['width']} ({window.get('source')})"
+            if window.get("center") is not None and window.get("width") is not None
+            else "colour as stored (no window)"
+        )
         console.print(
-            f"  DICOM {dicom.get('modality')} {dicom.get('columns')}×{dicom.get('rows')}, {dicom.get('photometric')}, "
-            f"{dicom.get('bitsStored')} bits, frame {dicom.get('frameRendered')} of {dicom.get('frames')}, "
-            f"{dicom.get('transferSyntax')}, window {window.get('center')}/{window.get('width')} ({window.get('source')})"
+            shown(
+                f"  DICOM {dicom.get('modality')} {dicom.get('columns')}×{dicom.get('rows')}, "
+                f"{dicom.get('photometric')}, {dicom.get('bitsStored')} bits, frame {dicom.get('frameRendered')} "
+                f"of {dicom.get('frames')}, {dicom.get('transferSyntax')}, {drawn}"
+            )
         )
 
 
@@ -206,26 +243,38 @@ def _failure_record(client: ApiClient, exc: Exception) -> dict[str, Any]:
     return {"status": "error", "errorCode": "CLIENT", "error": str(exc)}
 
 
-def _save_outputs(client: ApiClient, relative: str, record: dict[str, Any], out: Path, window: str | None) -> list[str]:
-    """The analysed image (and a window, the classifier's crop) under the file's own relative path: two
-    IM0001.dcm in different folders never overwrite each other."""
+def _save_outputs(
+    client: ApiClient, source: archive.Source, record: dict[str, Any], out: Path, window: str | None
+) -> list[str]:
+    """The analysed image (and a window, the classifier's crop) under the file's own output name, which no other
+    file of the run has: two IM0001 in different folders, a.dcm beside a.png, never overwrite each other."""
     url = record.get("imageUrl")
     if not url:
         return []
     results = record.get("results") or {}
-    source = Path(relative)
-    base = out / source.parent / source.stem
-    base.parent.mkdir(parents=True, exist_ok=True)
-    saved = [base.with_name(f"{source.stem}.analysed{'.png' if results.get('dicom') else source.suffix}")]
-    saved[0].write_bytes(client.download(url))
+    served = PurePosixPath(urlsplit(url).path).suffix or ".png"  # what the stack serves, whatever the file's name
+    wanted = [("analysed", served, url)]
     if window and (results.get("dicom") or {}).get("window"):
         view = client.render(record["jobId"], window)
-        saved.append(base.with_name(f"{source.stem}.{view['view']}.png"))
-        saved[-1].write_bytes(client.download(view["imageUrl"]))
+        wanted.append((view["view"], ".png", view["imageUrl"]))
     if crop_url := record.get("croppedImageUrl"):
-        saved.append(base.with_name(f"{source.stem}.crop.png"))
-        saved[-1].write_bytes(client.download(crop_url))
-    return [str(path) for path in saved]
+        wanted.append(("crop", ".png", crop_url))
+    saved = []
+    for kind, suffix, image_url in wanted:
+        path = output_path(out, f"{source.output}.{archive.safe_part(kind)}{suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(client.download(image_url))
+        saved.append(str(path))
+    return saved
+
+
+def output_path(out: Path, relative: str) -> Path:
+    """``relative`` under ``out``; refused if it would land anywhere else (a name is never trusted to stay inside)."""
+    root = out.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise ValueError(f"an output path outside --out: {relative!r}")
+    return path
 
 
 def analyze(
@@ -253,7 +302,9 @@ def analyze(
         ]
     with Progress(*columns, console=console) as progress:
         started = time.monotonic()
-        tasks = {s.path: progress.add_task(s.path[-28:], total=4, state="requested") for s in sources} if few else {}
+        tasks = {}
+        if few:  # each file a row: the end of its name, where the file name is
+            tasks = {s.path: progress.add_task(shown(tail(s.path, 28)), total=4, state="requested") for s in sources}
         run_task = None if few else progress.add_task("analysing", total=len(sources), state="", rate="")
 
         def analyse_one(source: archive.Source, data: bytes, file_type: str) -> tuple[dict[str, Any], float, list[str]]:
@@ -267,7 +318,7 @@ def analyze(
                 job_id = archive.with_retries(lambda: client.submit(name, data, file_type))
                 on_status("uploaded")
                 record = client.wait(job_id, timeout, on_status)
-                outputs = _save_outputs(client, source.path, record, out, window) if out is not None else []
+                outputs = _save_outputs(client, source, record, out, window) if out is not None else []
             except archive.QuotaExhausted:
                 raise
             except Exception as exc:
@@ -290,7 +341,9 @@ def analyze(
         except archive.QuotaExhausted as exc:
             progress.stop()
             wait = f" (in {exc.retry_after_s / 3600:.1f} h)" if exc.retry_after_s else ""
-            console.print(f"[red]stopped: {exc}{wait}[/] Rerun with --resume REPORT then: finished files are skipped.")
+            console.print(
+                f"[red]stopped: {shown(exc)}{wait}[/] Rerun with --resume REPORT then: finished files are skipped."
+            )
             raise
     if few:
         for row in rows:
@@ -300,12 +353,12 @@ def analyze(
 
 def _describe_row(row: dict[str, Any]) -> None:
     if row["status"] == "skipped":
-        console.print(f"[yellow]- {row['path']}[/]: skipped, {row['reason']}")
+        console.print(f"[yellow]- {shown(row['path'])}[/]: skipped, {shown(row['reason'])}")
         return
     record = row.get("record") or {}
     _describe(JobResult(row["path"], row.get("jobId") or "", row["status"], record, float(row.get("seconds") or 0)))
     for saved in row.get("outputs") or []:
-        console.print(f"  saved {saved}")
+        console.print(f"  saved {shown(saved)}")
 
 
 def _summary(stats: archive.RunStats) -> None:
@@ -318,9 +371,14 @@ def _summary(stats: archive.RunStats) -> None:
         parts.append(f"{stats.resumed} already in the report (not uploaded again)")
     console.print(", ".join(parts))
     if stats.by_error:
-        console.print("  errors: " + ", ".join(f"{code} {n}" for code, n in sorted(stats.by_error.items())))
-    if stats.total > FEW_FILES and stats.slowest:
-        console.print("  slowest: " + ", ".join(f"{path} {seconds:.1f} s" for seconds, path in stats.slowest))
+        console.print("  errors: " + shown(", ".join(f"{code} {n}" for code, n in sorted(stats.by_error.items()))))
+    if stats.total > FEW_FILES:  # (a few files' rows were printed each, with their errors)
+        for path, code in stats.failures:
+            console.print(f"  [red]✗[/] {shown(path)}: {shown(code)}")
+        if errors > len(stats.failures):
+            console.print(f"  … and {errors - len(stats.failures)} more in error: the report names every one")
+        if stats.slowest:
+            console.print("  slowest: " + shown(", ".join(f"{path} {sec:.1f} s" for sec, path in stats.slowest)))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -328,14 +386,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         console.print("[red]--classifier configures a local stack; a deployed stack has its own (Pulumi config)[/]")
         return 2
     if args.classifier and not Path(args.classifier).is_file():
-        console.print(f"[red]no such classifier spec:[/] {args.classifier}")
+        console.print(f"[red]no such classifier spec:[/] {shown(args.classifier)}")
         return 2
     if args.jobs < 1:
         console.print("[red]--jobs must be at least 1[/]")
         return 2
     missing = [f for f in args.files if not Path(f).exists()]
     if missing:
-        console.print(f"[red]no such file:[/] {', '.join(missing)}")
+        console.print(f"[red]no such file:[/] {shown(', '.join(missing))}")
         return 2
     sources = list(archive.discover([Path(f) for f in args.files], args.max_bytes))
     report_path = Path(args.report) if args.report else Path(args.resume) if args.resume else None
@@ -392,7 +450,7 @@ def demo_items() -> list[tuple[str, bytes]]:
 def cmd_demo(args: argparse.Namespace) -> int:
     stack = _start_stack(args.backend)
     try:
-        sources = [archive.Source(name, len(data), lambda data=data: data) for name, data in demo_items()]
+        sources = archive.in_memory(demo_items())
         _, rows = analyze(ApiClient(stack.api_url), sources, Path(args.out), args.timeout)
     finally:
         stack.stop()
