@@ -11,8 +11,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import pulumi
-
 from image_analyzer.definitions import FUNCTIONS, PROJECT, QUEUE, SETTINGS, StackSettings
 
 AUTH_MODES = ("cognito", "jwt", "none")
@@ -292,6 +290,8 @@ KEYS: dict[str, Key] = {f.metadata["key"].name: replace(f.metadata["key"], field
 
 def configured_values() -> dict[str, str]:
     """Every ``image-analyzer:`` key the stack sets, with its value as text (lists as JSON)."""
+    import pulumi  # here: the settings table is also read where only the local stack is installed (`up --set`)
+
     values = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     prefix = f"{PROJECT}:"
     return {

@@ -32,16 +32,18 @@ from image_analyzer.views import PRESET_NAMES
 from local import archive
 from local.client import ApiClient, ApiError, JobResult
 from local.emulators import BACKEND_ENV, BACKENDS, BackendUnavailable
+from local.stack_settings import LocalSettings, SettingError, local_settings, parse_assignments, read_stack_file
 
 console = Console()
 
 
-def shown(text: object) -> str:
+def shown(text: object, lines: bool = False) -> str:
     """A name or message from outside (a file name, an archive member, an API message) as the console prints it:
     control and format characters visible as escapes (no terminal title set, no screen cleared, no text reversed),
     rich's markup inert (a member named x[/y].png is a name, not a closing tag)."""
     visible = "".join(
-        ch if unicodedata.category(ch) not in ("Cc", "Cf") else f"\\x{ord(ch):02x}" if ord(ch) < 256 else
+        ch if unicodedata.category(ch) not in ("Cc", "Cf") or (lines and ch == "\n") else
+        f"\\x{ord(ch):02x}" if ord(ch) < 256 else
         f"\\u{ord(ch):04x}"
         for ch in str(text)
     )  # fmt: skip
@@ -60,12 +62,18 @@ TOKEN_ENV = "IMAGE_ANALYZER_TOKEN"
 
 
 def _start_stack(
-    backend: str, port: int = 0, log: Any = None, classifier: str | None = None, auth: bool = False
+    backend: str,
+    port: int = 0,
+    log: Any = None,
+    classifier: str | None = None,
+    auth: bool = False,
+    environment: dict[str, str] | None = None,
 ) -> Any:
     from local.stack import LocalStack, StackOptions
 
-    # The processor reads the spec (and the model beside it) from this path, as a Lambda reads one under /opt.
-    settings = {"CLASSIFIER_SPEC": str(Path(classifier).resolve())} if classifier else {}
+    settings = dict(environment or {})
+    if classifier:  # the processor reads the spec (and the model beside it) here, as a Lambda reads one in /opt
+        settings["CLASSIFIER_SPEC"] = str(Path(classifier).resolve())
     options = StackOptions(backend=backend, port=port, log=log, settings=settings, auth=auth)
     with console.status(f"starting the local stack ({backend})…"):
         stack = LocalStack(options).start()
@@ -105,6 +113,15 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> str | None:
     return None
 
 
+def _stack_settings(args: argparse.Namespace) -> LocalSettings:
+    """The stack file's settings, then each --set over them, checked as `pulumi up` checks them."""
+    values = read_stack_file(Path(args.stack_config)) if args.stack_config else {}
+    values.update(parse_assignments(args.set or []))
+    if args.classifier and "classifierSpec" in values:
+        raise SettingError("--classifier and classifierSpec are two ways to give one model: choose one")
+    return local_settings(values)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     if reason := port_in_use(args.port):
         console.print(
@@ -114,9 +131,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.classifier and not Path(args.classifier).is_file():
         console.print(f"[red]no such classifier spec:[/] {shown(args.classifier)}")
         return 2
+    try:
+        chosen = _stack_settings(args)
+    except SettingError as exc:
+        console.print(f"[red]{shown(exc, lines=True)}[/]")
+        return 2
+    auth = args.auth if chosen.auth is None else chosen.auth
     log = FunctionLog(args.log_file)
     try:
-        stack = _start_stack(args.backend, args.port, log, args.classifier, args.auth)
+        stack = _start_stack(args.backend, args.port, log, args.classifier, auth, chosen.environment)
     except OSError as exc:
         log.close()
         console.print(f"[red]cannot serve on port {args.port}: {exc.strerror}[/]; choose another with --port")
@@ -137,6 +160,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         console.print(f"  token      export {TOKEN_ENV}={token}", soft_wrap=True, highlight=False)
     else:
         console.print("  auth       none (open, for localhost development; `up --auth` checks tokens)")
+    origins = stack.settings.get("ALLOWED_ORIGINS", "")
+    console.print(f"  browsers   only pages of {shown(origins)} may call it (--set allowedOrigins=… for others)")
+    if chosen.given:
+        console.print("  settings   " + shown(", ".join(f"{k}={v}" for k, v in sorted(chosen.given.items()))))
+    if chosen.deployed_only:
+        console.print(f"  not here   {shown(', '.join(chosen.deployed_only))}: shape deployed resources only")
     where = "below" if args.log_file == "-" else f"in {args.log_file} (tail -f it)"
     console.print(f"  logs       function logs {where}")
     console.print("Ctrl-C to stop.")
@@ -524,6 +553,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth",
         action="store_true",
         help="require a JWT on every route, as a deployed stack does; prints a development token",
+    )
+    up.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a stack setting by its Pulumi key (redactText=all, dailyUploadQuota=3…), checked as `pulumi up` "
+        "checks it; repeatable, over --stack-config",
+    )
+    up.add_argument(
+        "--stack-config",
+        metavar="FILE",
+        help="run with a stack's settings: its Pulumi.<stack>.yaml (the image-analyzer: keys)",
     )
     up.set_defaults(run=cmd_up)
     an = _subcommand(commands, "analyze", "analyse image or DICOM files", [backend_option])

@@ -81,6 +81,7 @@ class LocalStack:
         self.dead_letter_poller: QueuePoller | None = None
         self.issuer: LocalIssuer | None = LocalIssuer() if self.options.auth else None
         self.startup_seconds = 0.0
+        self.settings: dict[str, str] = {}  # the functions' settings, by variable, as the stack runs them
         self._watch_stop: threading.Event | None = None
         self.logs: list[tuple[str, str]] = []
 
@@ -97,8 +98,11 @@ class LocalStack:
             # has open must not read the stack).
             port = opts.port or free_port()
             settings = StackSettings()
-            settings.values["ALLOWED_ORIGINS"] = ",".join(page_origins(port))
             settings.values.update(opts.settings)
+            configured = [o for o in opts.settings.get("ALLOWED_ORIGINS", "").split(",") if o]
+            if "*" not in configured:  # the stack's own page always works; others only when they are named
+                settings.values["ALLOWED_ORIGINS"] = ",".join(dict.fromkeys([*page_origins(port), *configured]))
+            self.settings = dict(settings.values)
             timeouts = {name: opts.timeouts.get(name, float(fn.timeout_s)) for name, fn in FUNCTIONS.items()}
             names = resource_names(opts.name)
             endpoints = {"AWS_ENDPOINT_URL": self.backend.endpoint_url, "AWS_ENDPOINT_URL_REKOGNITION": self.labels.url}

@@ -167,3 +167,59 @@ def test_up_with_auth_prints_a_development_token_that_the_api_accepts(backend: s
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_up_runs_with_a_stack_files_settings_and_set_over_them(backend: str, tmp_path: Path) -> None:
+    import signal
+
+    import requests
+
+    from local.client import ApiClient
+
+    stack_file = tmp_path / "Pulumi.radiology.yaml"
+    stack_file.write_text(
+        "config:\n  aws:region: eu-west-1\n  image-analyzer:redactText: all\n"
+        "  image-analyzer:dailyUploadQuota: 5\n  image-analyzer:alarmEmail: ops@example.org\n"
+    )
+    command = ["up", "--port", "0", "--log-file", str(tmp_path / "f.log"), "--stack-config", str(stack_file)]
+    command += ["--set", "dailyUploadQuota=2", "--set", "image-analyzer:textDetection=function"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env=cli_environment(**{BACKEND_ENV: backend}),
+    )
+    try:
+        assert process.stdout is not None
+        printed = []
+        for line in process.stdout:
+            printed.append(line)
+            if "Ctrl-C" in line:
+                break
+        api_url = next(line.split()[-1].rstrip("/") for line in printed if "web page" in line)
+        assert any("not here" in line and "alarmEmail" in line for line in printed), printed
+        # redactText all (the file): a photo is searched for text, by the function alone (--set).
+        record = ApiClient(api_url).analyze("cat.jpg", photo_bytes("chelsea")).record
+        assert record["status"] == "complete" and record["results"]["redaction"]["method"] == "function", record
+        # dailyUploadQuota 2 (--set over the file's 5): the third upload of the day is refused.
+        body = {"fileName": "a.png", "fileType": "image/png"}
+        answers = [requests.post(api_url + "/request-upload", json=body, timeout=10) for _ in range(2)]
+        assert [a.status_code for a in answers] == [200, 429] and answers[1].json()["error"] == "QUOTA_EXCEEDED"
+        process.send_signal(signal.SIGINT)
+        assert process.communicate(timeout=60)[0] and process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_a_bad_setting_stops_up_before_anything_starts(tmp_path: Path) -> None:
+    result = run_cli(
+        "up", "--port", "0", "--log-file", str(tmp_path / "f.log"), "--set", "redactTxt=all", "--set", "maxLabels=0",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout
+    assert "redactTxt is not a setting of this program (did you mean redactText?)" in result.stdout
+    assert "maxLabels must be an integer from 1 to 1000, not '0'" in result.stdout
+    assert "local stack ready" not in result.stdout and not (tmp_path / "f.log").exists(), "nothing was started"
