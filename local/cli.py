@@ -283,7 +283,9 @@ def _save_outputs(
     results = record.get("results") or {}
     served = PurePosixPath(urlsplit(url).path).suffix or ".png"  # what the stack serves, whatever the file's name
     wanted = [("analysed", served, url)]
-    if window and (results.get("dicom") or {}).get("window"):
+    dicom = results.get("dicom") or {}
+    # A named window only where the job offers it (the CT presets need Hounsfield units); C,W on any greyscale.
+    if window and dicom.get("window") and (window not in PRESET_NAMES or window in dicom.get("views", PRESET_NAMES)):
         view = client.render(record["jobId"], window)
         wanted.append((view["view"], ".png", view["imageUrl"]))
     if crop_url := record.get("croppedImageUrl"):

@@ -17,7 +17,7 @@ from image_analyzer.jobs import Job, JobStatus, NewJob, api_view, utc_now
 from image_analyzer.keys import view_source_key
 from image_analyzer.quota import DailyQuota
 from image_analyzer.uploads import UploadRequest, is_job_id, new_job_id, upload_key
-from image_analyzer.views import View
+from image_analyzer.views import View, check_offered
 
 # The frame copy a view is rendered from: written by the processor within its memory budget.
 VIEW_SOURCE_MAX_BYTES = 512 * 2**20
@@ -110,6 +110,7 @@ def render_view(
     served as stored. Presets always; a few custom windows a job, counted atomically; renders count against the
     caller's daily quota, checked before it counts."""
     recorded = viewable_window(job)
+    check_offered(view, job.dicom)
     objects = adapters.objects
     key = view.key(job.job_id)
     if not objects.exists(key):

@@ -11,10 +11,10 @@ from typing import Any
 
 from image_analyzer.definitions import CONVERTED_PREFIX
 from image_analyzer.errors import ApiError, ErrorCode
-from image_analyzer.windows import PRESETS, Window, canonical, description, written
+from image_analyzer.windows import FILE_VIEW, PRESETS, Window, canonical, description, offered_views, written
 
 # The named windows (CT presets, in Hounsfield units) and "file": the file's own window or VOI LUT, as first shown.
-PRESET_NAMES = ("file", *PRESETS)
+PRESET_NAMES = (FILE_VIEW, *PRESETS)
 MAX_ABS_WINDOW = 1e7  # beyond any modality's value range
 
 
@@ -76,3 +76,18 @@ def parse_view(window: str | None, center: str | None, width: str | None) -> Vie
     if view.width is None or view.width < 1:
         raise ApiError(400, ErrorCode.BAD_REQUEST, "width must be at least 1.")
     return view
+
+
+def check_offered(view: View, dicom: dict[str, Any]) -> None:
+    """A preset the job does not offer is refused, saying which it offers (a job recorded before ``views`` existed
+    offers what its modality allows)."""
+    if view.preset is None:
+        return  # a custom centre and width applies to any greyscale image
+    offered = dicom.get("views") or offered_views(dicom.get("modality"), None)
+    if view.preset not in offered:
+        raise ApiError(
+            400,
+            ErrorCode.BAD_REQUEST,
+            f"window={view.preset} is a CT preset in Hounsfield units, and this {dicom.get('modality') or 'image'}'s "
+            f"values are not. This job offers window={', window='.join(offered)}, or center and width.",
+        )

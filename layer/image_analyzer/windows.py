@@ -29,6 +29,23 @@ PRESETS: dict[str, Window] = {
 }
 
 
+# What "file" shows: the file's window, its VOI LUT or, when it has neither, an automatic one.
+FILE_VIEW = "file"
+
+
+def values_are_hounsfield(modality: str | None, value_unit: str | None) -> bool:
+    """Whether the modality values are Hounsfield units, where the CT presets mean something: a RescaleType (or
+    ModalityLUTType) of HU, or a CT that names no unit (PS3.3 C.11.1.1.2: HU is then implied for CT)."""
+    unit = (value_unit or "").strip().upper()
+    return unit == "HU" or ((modality or "").strip().upper() == "CT" and unit == "")
+
+
+def offered_views(modality: str | None, value_unit: str | None) -> list[str]:
+    """The named windows a greyscale image is offered in: its own (or automatic) always, the CT presets only where
+    its values are Hounsfield units (an MR in "lung" is washed out, a MONOCHROME1 CR in "bone" black)."""
+    return [FILE_VIEW, *PRESETS] if values_are_hounsfield(modality, value_unit) else [FILE_VIEW]
+
+
 def canonical(value: float) -> float:
     """The one form a window value has everywhere (-0.0 is 0.0)."""
     return round(float(value), WINDOW_DECIMALS) + 0.0

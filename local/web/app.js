@@ -139,14 +139,25 @@ function redactionSummary(redaction) {
   return `${redaction.regions} region${redaction.regions === 1 ? "" : "s"} redacted (${share} % of the picture)`;
 }
 
+// What a window's source means, as a reader of the page would say it.
+const WINDOW_SOURCES = {
+  file: "the file's window", voi_lut: "the file's VOI LUT", auto: "automatic", override: "custom",
+};
+
+function describeWindow(window_) {
+  if (!window_ || !window_.source) return "colour, not windowed";
+  const source = WINDOW_SOURCES[window_.source] || window_.source.replace("preset:", "preset ");
+  if (window_.center === null || window_.center === undefined) return source;
+  return `${window_.center} / ${window_.width} (${source})`;
+}
+
 function renderDicom(card, dicom, redaction) {
   if (!dicom) return;
-  const window_ = dicom.window || {};
   const rows = [
     ["Modality", dicom.modality], ["Body part", dicom.bodyPart], ["Size", `${dicom.columns} × ${dicom.rows}`],
     ["Frame", `${dicom.frameRendered} of ${dicom.frames}`], ["Photometric", dicom.photometric],
     ["Bits stored", dicom.bitsStored], ["Transfer syntax", dicom.transferSyntax],
-    ["Window", window_.source ? `${window_.center ?? "–"} / ${window_.width ?? "–"} (${window_.source})` : "colour, not windowed"],
+    ["Window", describeWindow(dicom.window)],
     ["Burned-in text", redactionSummary(redaction)],
   ];
   const list = card.querySelector(".dicom-meta");
@@ -156,11 +167,12 @@ function renderDicom(card, dicom, redaction) {
     term.textContent = name;
     const data = document.createElement("dd");
     data.textContent = value ?? "–";
+    data.dataset.field = name.toLowerCase();
     list.append(term, data);
   }
   card.querySelector(".dicom").hidden = false;
   card.querySelector(".labels-note").hidden = false;
-  if (dicom.window) setUpWindowing(card); // colour is never windowed
+  if (dicom.window) setUpWindowing(card, dicom); // colour is never windowed
 }
 
 function renderClassifier(card, record) {
@@ -204,18 +216,26 @@ function addPresetOptions() {
 addPresetOptions();
 
 // Window/level: the server renders the DICOM again in the chosen window (GET /render) and keeps each view.
-function setUpWindowing(card) {
+// Only the windows the job offers (the CT presets only where its values are Hounsfield units: results.dicom.views);
+// "file" is named for what it shows (the file's window, its VOI LUT, or an automatic one).
+function setUpWindowing(card, dicom) {
   const form = card.querySelector(".window-form");
   const select = form.querySelector(".window-select");
   const custom = form.querySelector(".window-custom");
   const status = form.querySelector(".window-status");
   const image = card.querySelector(".picture-frame img");
+  const shownWindow = card.querySelector('.dicom-meta dd[data-field="window"]');
+  const offered = new Set([...(dicom.views || ["file"]), "custom"]);
+  for (const option of [...select.options]) if (!offered.has(option.value)) option.remove();
+  const own = select.querySelector('option[value="file"]');
+  if (own) own.textContent = describeWindow(dicom.window);
   async function show(query) {
     status.textContent = "rendering…";
     try {
       const view = await api(`/render?jobId=${encodeURIComponent(card.dataset.jobId)}&${query}`);
       image.src = view.imageUrl;
       card.dataset.view = view.view;
+      shownWindow.textContent = describeWindow(view.window);
       status.textContent = "";
     } catch (error) {
       status.textContent = error.message;

@@ -223,3 +223,17 @@ def test_a_bad_setting_stops_up_before_anything_starts(tmp_path: Path) -> None:
     assert "redactTxt is not a setting of this program (did you mean redactText?)" in result.stdout
     assert "maxLabels must be an integer from 1 to 1000, not '0'" in result.stdout
     assert "local stack ready" not in result.stdout and not (tmp_path / "f.log").exists(), "nothing was started"
+
+
+def test_a_preset_is_saved_where_it_applies_and_colour_is_not_called_a_window(stack, tmp_path: Path) -> None:
+    from local.samples import sample_bytes
+
+    for name in ("CT_small.dcm", "MR_small.dcm", "SC_rgb.dcm"):
+        (tmp_path / name).write_bytes(sample_bytes(name))
+    files = [str(tmp_path / n) for n in ("CT_small.dcm", "MR_small.dcm", "SC_rgb.dcm")]
+    result = run_cli("analyze", "--api", stack.api_url, *files, "--window", "lung", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    saved = sorted(p.name for p in (tmp_path / "out").rglob("*.png"))
+    # lung is a CT preset: the CT gets it, the MR (values not in HU) only its own render, colour is never windowed.
+    assert saved == ["CT_small.analysed.png", "CT_small.lung.png", "MR_small.analysed.png", "SC_rgb.analysed.png"]
+    assert "None/None" not in result.stdout and "colour as stored (no window)" in result.stdout, result.stdout

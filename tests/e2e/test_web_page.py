@@ -83,8 +83,13 @@ def test_window_and_level_on_a_dicom_card(browser, stack, tmp_path: Path) -> Non
     options = page.eval_on_selector_all(".job .window-select option", "els => els.map(e => [e.value, e.textContent])")
     assert [value for value, _ in options] == [*PRESET_NAMES, "custom"], "the presets come from presets.js"
     assert ["lung", "lung (−600 / 1500)"] in options
+    # CT_small has no window of its own: "file" is the automatic one, and says so.
+    assert options[0] == ["file", "-38 / 1646 (automatic)"], options
+    shown_window = page.locator('.dicom-meta dd[data-field="window"]')
+    assert shown_window.inner_text() == "-38 / 1646 (automatic)"
     page.select_option(".window-select", "lung")
     page.wait_for_function("() => document.querySelector('.job').dataset.view === 'lung'", timeout=30_000)
+    assert shown_window.inner_text() == "-600 / 1500 (preset lung)", "the Window row follows the chosen view"
     assert image.evaluate("img => img.src") != original and "view-lung" in image.evaluate("img => img.src")
     lung = shown_pixels()
     assert len(lung) == len(before) == 128 * 128 and lung != before, "the lung window shows other grey levels"
@@ -95,6 +100,20 @@ def test_window_and_level_on_a_dicom_card(browser, stack, tmp_path: Path) -> Non
     page.wait_for_function("() => document.querySelector('.job').dataset.view === 'c40_w80'", timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page-window.png"), full_page=True)
+    page.close()
+
+
+def test_an_mr_card_offers_its_own_window_and_no_hounsfield_presets(browser, stack, tmp_path: Path) -> None:
+    page, _ = open_page(browser, stack, tmp_path, {"mr.dcm": sample_bytes("MR_small.dcm")})
+    page.wait_for_selector(".job[data-status=complete] .window-form:not([hidden])", timeout=60_000)
+    options = page.eval_on_selector_all(".job .window-select option", "els => els.map(e => [e.value, e.textContent])")
+    assert options == [["file", "600 / 1600 (the file's window)"], ["custom", "custom…"]], options
+    page.select_option(".window-select", "custom")
+    page.fill(".window-center", "500")
+    page.fill(".window-width", "800")
+    page.click(".window-custom button")
+    page.wait_for_function("() => document.querySelector('.job').dataset.view === 'c500_w800'", timeout=30_000)
+    assert page.locator('.dicom-meta dd[data-field="window"]').inner_text() == "500 / 800 (custom)"
     page.close()
 
 

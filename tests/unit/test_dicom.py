@@ -252,6 +252,7 @@ def test_metadata_is_an_allow_list_without_phi() -> None:
         "bitsStored",
         "transferSyntax",
         "window",
+        "views",
     }
 
 

@@ -102,6 +102,37 @@ def test_only_completed_greyscale_dicom_jobs_have_views(mock_stack, monkeypatch)
     assert view("not-a-uuid", window="lung")[0] == 400
 
 
+@pytest.mark.parametrize(
+    ("sample", "modality"), [("MR_small.dcm", "MR"), ("RG3_J2KI.dcm", "CR"), ("emri_small_jpeg_2k_lossless.dcm", "MR")]
+)
+def test_hounsfield_presets_are_refused_where_the_values_are_not_hounsfield_units(
+    mock_stack, monkeypatch, sample, modality
+) -> None:
+    # An MR in "lung" is washed out, a MONOCHROME1 CR in "bone" black: the presets mean something only for HU.
+    record = run_job(mock_stack, monkeypatch, "", sample_bytes(sample), "application/dicom")
+    dicom = record["results"]["dicom"]
+    assert (dicom["modality"], dicom["views"]) == (modality, ["file"])
+    for preset in ("lung", "bone", "soft_tissue"):
+        status, body = view(record["jobId"], window=preset)
+        assert status == 400 and body["error"] == "BAD_REQUEST", body
+        assert f"this {modality}'s values are not" in body["message"] and "offers window=file" in body["message"]
+    assert stored_views(mock_stack, record["jobId"]) == [], "nothing was rendered for a refused preset"
+    assert view(record["jobId"], window="file")[0] == 200
+    assert view(record["jobId"], center="500", width="1000")[0] == 200, "a custom window applies to any image"
+
+
+def test_a_ct_offers_every_preset(ct_record) -> None:
+    assert ct_record["results"]["dicom"]["views"] == ["file", "soft_tissue", "lung", "bone", "brain", "liver"]
+
+
+def test_which_values_are_hounsfield_units() -> None:
+    from image_analyzer.windows import values_are_hounsfield
+
+    assert values_are_hounsfield("CT", None) and values_are_hounsfield("CT", "HU") and values_are_hounsfield("OT", "HU")
+    assert not values_are_hounsfield("CT", "US") and not values_are_hounsfield("MR", None)
+    assert not values_are_hounsfield("NM", "") and not values_are_hounsfield(None, None)
+
+
 def stored_views(mock_stack, job_id: str) -> list[str]:
     listing = mock_stack.s3.list_objects_v2(Bucket=mock_stack.bucket, Prefix=f"converted/{job_id}/view-")
     return [item["Key"] for item in listing.get("Contents", [])]

@@ -23,7 +23,7 @@ from image_analyzer.dicom.frame_copy import view_source
 from image_analyzer.dicom.greyscale import render_greyscale
 from image_analyzer.dicom.reading import frame_count, read_dataset, readable_int
 from image_analyzer.errors import ErrorCode, ProcessingError
-from image_analyzer.windows import PRESETS, Window
+from image_analyzer.windows import PRESETS, Window, offered_views
 
 # 12-bit JPEG Extended: imagecodecs (BSD) where pydicom's own plugins cannot (after them, so they stay first).
 with contextlib.suppress(ValueError):  # already registered (a module reload)
@@ -53,6 +53,19 @@ class Rendering:
 
     def to_png(self) -> bytes:
         return png.encode(self.pixels)
+
+
+def value_unit(ds: Dataset) -> str | None:
+    """What the modality values are in, where the file says: RescaleType, a Modality LUT's type, or an enhanced
+    image's shared pixel value transformation."""
+    with contextlib.suppress(AttributeError, IndexError, TypeError):
+        if ds.get("RescaleType"):
+            return str(ds.RescaleType)
+        if ds.get("ModalityLUTSequence"):
+            return str(ds.ModalityLUTSequence[0].get("ModalityLUTType") or "") or None
+        shared = ds.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0]
+        return str(shared.get("RescaleType") or "") or None
+    return None
 
 
 def decode_frame(ds: Dataset, index: int, frames: int) -> np.ndarray:
@@ -112,6 +125,7 @@ def render_dataset(
             raise ProcessingError(ErrorCode.UNSUPPORTED_DICOM, "The grayscale DICOM image has an unexpected shape.")
         pixels, choice = render_greyscale(ds, arr, index, window, source)
         meta["window"] = choice.described()
+        meta["views"] = offered_views(meta.get("modality"), value_unit(ds))
         automatic = choice.window if choice.source == "auto" else None
         if not invert_monochrome1 and photometric == "MONOCHROME1":
             pixels = 255 - pixels  # only to show what skipping the inversion would look like
