@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     DECODE_TIMED_OUT = "DECODE_TIMED_OUT"  # decoding ran past the per-file time limit and was stopped
     CORRUPT_DICOM = "CORRUPT_DICOM"
     DICOM_NO_PIXEL_DATA = "DICOM_NO_PIXEL_DATA"
+    DICOM_NOT_AN_IMAGE = "DICOM_NOT_AN_IMAGE"  # a segmentation, a report, an RT plan…: its SOP class is no picture
     UNSUPPORTED_TRANSFER_SYNTAX = "UNSUPPORTED_TRANSFER_SYNTAX"
     UNSUPPORTED_DICOM = "UNSUPPORTED_DICOM"
     LABELS_REJECTED = "LABELS_REJECTED"

@@ -295,7 +295,47 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
 
 
 def test_no_pixel_data() -> None:
-    expect_error(sample_bytes("rtplan.dcm"), ErrorCode.DICOM_NO_PIXEL_DATA)
+    def no_pixels(ds):
+        del ds.PixelData
+
+    expect_error(make_dicom(gradient(8, 8), mutate=no_pixels), ErrorCode.DICOM_NO_PIXEL_DATA)
+
+
+@pytest.mark.parametrize(
+    ("sample", "named"),
+    [
+        ("liver.dcm", "Segmentation Storage"),  # pixel data: masks, which rendered as a white blob
+        ("rtstruct.dcm", "RT Structure Set Storage"),
+        ("rtplan.dcm", "RT Plan Storage"),
+        ("reportsi.dcm", "Basic Text SR Storage"),
+        ("test-SR.dcm", "Comprehensive SR Storage"),
+        ("waveform_ecg.dcm", "12-lead ECG Waveform Storage"),
+    ],
+)
+def test_objects_that_are_not_pictures_are_refused_naming_their_class(sample, named) -> None:
+    error = expect_error(sample_bytes(sample), ErrorCode.DICOM_NOT_AN_IMAGE)
+    assert named in error.message and "Only images" in error.message, error.message
+
+
+@pytest.mark.parametrize(
+    ("sop_class", "named"),
+    [
+        ("1.2.840.10008.5.1.4.1.1.88.59", "Key Object Selection Document Storage"),
+        ("1.2.840.10008.5.1.4.1.1.11.1", "Grayscale Softcopy Presentation State Storage"),
+        ("1.2.840.10008.5.1.4.1.1.104.1", "Encapsulated PDF Storage"),
+    ],
+)
+def test_a_non_image_class_is_refused_even_with_pixel_data(sop_class, named) -> None:
+    def relabel(ds):
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
+
+    error = expect_error(make_dicom(gradient(16, 16), mutate=relabel), ErrorCode.DICOM_NOT_AN_IMAGE)
+    assert named in error.message, error.message
+
+
+def test_image_classes_with_pixel_data_are_not_mistaken_for_objects() -> None:
+    for sample in ("CT_small.dcm", "rtdose.dcm", "SC_rgb.dcm", "emri_small.dcm", "US1_J2KR.dcm"):
+        assert dicom.render(sample_bytes(sample)).pixels.size
 
 
 def test_png_output_round_trips() -> None:

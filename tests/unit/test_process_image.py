@@ -303,6 +303,14 @@ def test_a_record_too_large_for_dynamodb_ends_the_job_on_its_first_delivery(mock
     assert stored_keys(mock_stack, "converted/") == [], "the picture written before the record was refused goes"
 
 
+def test_a_segmentation_ends_on_its_first_delivery_saying_what_it_is(mock_stack) -> None:
+    job_id, key = new_upload(mock_stack, "liver.dcm", "application/dicom", sample_bytes("liver.dcm"))
+    assert run_sqs(mock_stack, [key]) == {"batchItemFailures": []}, "not retried"
+    item = job(mock_stack, job_id)
+    assert (item["status"], item["errorCode"], int(item["attempts"])) == ("error", "DICOM_NOT_AN_IMAGE", 1)
+    assert "Segmentation Storage" in item["error"] and stored_keys(mock_stack, "converted/") == []
+
+
 def test_labels_rejected_after_the_picture_was_written_leaves_nothing_under_converted(mock_stack, monkeypatch) -> None:
     # A DICOM job writes its render and its frame copy before DetectLabels answers.
     job_id, key = new_upload(mock_stack, "ct.dcm", "application/dicom", sample_bytes("CT_small.dcm"))

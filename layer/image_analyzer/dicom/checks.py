@@ -11,11 +11,13 @@ from pydicom.uid import RLELossless
 from image_analyzer import budget, codestreams, imaging
 from image_analyzer.dicom.attributes import check_recorded_values
 from image_analyzer.dicom.reading import frame_count
+from image_analyzer.dicom.sop_classes import check_is_picture
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.imaging import MAX_PIXELS
 
 
 def check_decodable(ds: Dataset) -> None:
+    check_is_picture(ds)
     check_recorded_values(ds)
     if "PixelData" not in ds:
         raise ProcessingError(ErrorCode.DICOM_NO_PIXEL_DATA, "The DICOM file has no image (pixel data) to render.")
