@@ -106,6 +106,74 @@ def monochrome1_figure(data: bytes) -> Figure:
     return fig
 
 
+def with_sigmoid_voi_lut(data: bytes) -> bytes:
+    """The file with a VOI LUT of its own instead of its window: a sigmoid over its stored values (what modality
+    workstations write for radiographs), 12-bit output. A sample's own VOI LUTs are straight lines."""
+    from pydicom.dataset import Dataset
+    from pydicom.pixels import pixel_array
+    from pydicom.sequence import Sequence
+
+    ds = dicom.read_dataset(data)
+    stored = pixel_array(ds)
+    first, last = int(stored.min()), int(stored.max())
+    x = np.linspace(-6, 6, last - first + 1)
+    item = Dataset()
+    item.LUTDescriptor = [last - first + 1, first, 12]
+    item.add_new(0x00283006, "US", np.rint(4095 / (1 + np.exp(-x))).astype(np.uint16).tolist())  # LUTData
+    ds.VOILUTSequence = Sequence([item])
+    for keyword in ("WindowCenter", "WindowWidth", "VOILUTFunction"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+def voi_lut_figure(data: bytes) -> Figure:
+    """A file's VOI LUT (a curve, not a window) beside a linear window over the same values, and the curve."""
+    from pydicom.pixels import apply_voi, pixel_array
+
+    ds = dicom.read_dataset(data)
+    own = dicom.render(data)
+    stored = pixel_array(ds)
+    linear = dicom.render(data, window=dicom.Window((float(stored.min()) + stored.max()) / 2, float(np.ptp(stored))))
+    domain = np.arange(int(stored.min()), int(stored.max()) + 1)
+    fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.2))
+    _show(axes[0], own.pixels, f"its VOI LUT ({own.metadata['window']['source']})")
+    _show(axes[1], linear.pixels, "a linear window over the same values")
+    axes[2].plot(domain, apply_voi(domain, ds), color="tab:blue")
+    axes[2].set_title("the LUT: stored value → output", fontsize=9)
+    axes[2].set_xlabel("stored value", fontsize=8)
+    axes[2].tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def square_pixels_figure(data: bytes) -> Figure:
+    """A frame on its stored grid and as served, with square pixels (as DCMTK's dcmj2pnm +a scales it)."""
+    rendering = dicom.render(data)
+    stored, served = rendering.pixels, rendering.served()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), gridspec_kw={"width_ratios": [1, 1]})
+    for ax, pixels, title in (
+        (axes[0], stored, f"stored grid {stored.shape[1]}×{stored.shape[0]}, each pixel drawn square: too flat"),
+        (axes[1], served, f"served {served.shape[1]}×{served.shape[0]}: pixel height/width {rendering.aspect:.3g}"),
+    ):
+        _show(ax, pixels, title)
+        ax.set_aspect("equal")
+    fig.tight_layout()
+    return fig
+
+
+def supplemental_palette_figure(data: bytes) -> Figure:
+    """A greyscale image with a supplemental palette: grey alone, and as served (the palette's range in colour)."""
+    rendering = dicom.render(data)
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+    _show(axes[0], rendering.pixels, "without its palette: speckled grey")
+    _show(axes[1], rendering.served(), "as served: the palette's range in colour")
+    fig.tight_layout()
+    return fig
+
+
 def labels_figure(image: bytes, labels: list[dict[str, Any]], title: str = "") -> Figure:
     """The image with any instance boxes, and the labels as confidence bars."""
     picture = Image.open(io.BytesIO(image))

@@ -148,9 +148,9 @@ def _analyse(data: bytes, declared_type: str) -> Analysis:
         from image_analyzer import dicom
 
         rendering = dicom.render(data, keep_view_source=True)
-        image = rendering.to_image()
+        image = rendering.to_image()  # square pixels: what is served and labelled
         png = rendering.to_png()
-        rows, columns = rendering.pixels.shape[:2]
+        rows, columns = image.height, image.width
         return Analysis(
             label_bytes=imaging.prepare_rendering(png, image),
             rendered_png=png,
@@ -176,12 +176,15 @@ def search_views(analysis: Analysis, original: bytes) -> SearchViews:
     """The picture the user will see and the view revealing what any window of it could show, as arrays."""
     import numpy as np
 
-    # A JPEG or PNG photo is served as uploaded (less its metadata): searched, it is decoded at full size.
-    if analysis.picture is not None:
-        picture = analysis.picture
+    # DICOM is searched on its stored grid, where the frame copy's values are (what is served may be scaled to
+    # square pixels; the fill is scaled with it). A JPEG or PNG photo is served as uploaded (less its metadata):
+    # searched, it is decoded at full size.
+    if analysis.rendering is not None:
+        served = analysis.rendering.pixels
+    elif analysis.picture is not None:
+        served = np.asarray(analysis.picture)
     else:
-        picture = imaging.convert_photo(analysis.served_as_uploaded or original).image
-    served = np.asarray(picture)
+        served = np.asarray(imaging.convert_photo(analysis.served_as_uploaded or original).image)
     frame = analysis.rendering.frame if analysis.rendering is not None else None
     values = frame.modality_values() if frame is not None else served
     return SearchViews(served, values, analysis.label_bytes, greyscale_frame=frame is not None)
@@ -207,6 +210,8 @@ def _fill_text(analysis: Analysis, views: SearchViews, found: FoundText, mode: T
     from image_analyzer import png
 
     redacted = filled(views.served, found.mask, 0)
+    if analysis.rendering is not None:  # filled on the stored grid, served with square pixels (no palette colour
+        redacted = analysis.rendering.served(redacted, found.mask)  # where it was filled)
     image = Image.fromarray(redacted)
     encoded = png.encode(redacted)
     return replace(

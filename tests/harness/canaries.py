@@ -115,6 +115,16 @@ def canaries() -> list[Canary]:
     ds.PixelData = cr1.tobytes()
     out.append(Canary("cr_monochrome1.dcm", encoded(ds), ("LINDQVIST", "33097215"), greyscale=True))
 
+    # Pixels twice as tall as wide (PixelSpacing 0.2\0.1): the text is drawn as it is seen, on square pixels, and
+    # stored on every other row; served, the picture is scaled back to square pixels (and the fill with it).
+    seen = _text_mask((900, 760), ["VASQUEZ RENATA", "MRN 40917263"], 30, (30, 30))
+    tall = _anatomy((450, 760), 5, 4095).astype(np.uint16)
+    tall[seen[::2]] = 4095
+    ds = secondary_capture("CR", "MONOCHROME2", (450, 760), 12)
+    ds.WindowCenter, ds.WindowWidth, ds.PixelSpacing = 1800, 3000, [0.2, 0.1]
+    ds.PixelData = tall.tobytes()
+    out.append(Canary("cr_tall_pixels.dcm", encoded(ds), ("VASQUEZ", "40917263"), greyscale=True))
+
     frames = []
     for frame in range(5):
         us = _anatomy((420, 560), 10 + frame, 160).astype(np.uint8)

@@ -415,3 +415,33 @@ def test_item_tags_are_counted_at_every_offset_and_across_the_search_chunks() ->
     for data in cases:
         assert count_item_tags(data) == data.count(little) + data.count(big)
     assert count_item_tags(cases[-2]) == 2 and count_item_tags(cases[-1]) >= 21
+
+
+def test_a_supplemental_palette_colours_its_range_and_leaves_the_rest_grey() -> None:
+    # eCT_Supplemental.dcm: an enhanced CT (Pixel Presentation COLOR) whose stored values 1024…1123 are a perfusion
+    # map; shown without its palette they are speckled grey.
+    data = sample_bytes("eCT_Supplemental.dcm")
+    ds = pydicom.dcmread(sample_path("eCT_Supplemental.dcm"))
+    entries, first, bits = (int(v) for v in ds.RedPaletteColorLookupTableDescriptor)
+    tables = [
+        np.frombuffer(bytes(ds[f"{c}PaletteColorLookupTableData"].value), "<u2")[:entries] >> (bits - 8)
+        for c in ("Red", "Green", "Blue")
+    ]
+    rendering = dicom.render(data, keep_view_source=True)
+    stored = pixel_array(ds, index=1)  # the middle of two frames, as rendered
+    served = rendering.served()
+    inside = (stored >= first) & (stored < first + entries)
+    body = rendering.pixels > 0
+    assert served.shape == (*rendering.pixels.shape, 3) and (inside & body).sum() / body.sum() > 0.95
+    expected = np.stack([table[stored[inside] - first] for table in tables], axis=-1)
+    assert np.array_equal(served[inside], expected), "the palette's colours where it applies"
+    assert np.array_equal(served[~inside], np.repeat(rendering.pixels[~inside][:, None], 3, axis=1)), "grey elsewhere"
+    assert np.mean(served[..., 0] != served[..., 2]) > 0.2, "in colour"
+    # Other windows are drawn from the frame copy: it keeps the palette, so they are in colour too.
+    assert np.array_equal(dicom.render(rendering.frame_copy()).served(), served)
+    # A redacted region shows no palette colour (its colours would show what was filled).
+    filled = np.zeros(stored.shape, dtype=bool)
+    filled[200:300, 200:300] = True
+    redacted = rendering.pixels.copy()
+    redacted[filled] = 0
+    assert not rendering.served(redacted, filled)[filled].any()

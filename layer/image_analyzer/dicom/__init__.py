@@ -4,10 +4,13 @@ One module per stage, in the order a file goes through them:
 
 - ``reading``: the header (Part 10, bare or deflated datasets), bounded before pydicom parses it;
 - ``attributes`` (and ``body_parts``): the allow-list of what leaves the file;
+- ``sop_classes``: objects that are not pictures (a segmentation, a report, an RT plan…), refused by class;
 - ``checks``: what is refused before a frame is decoded;
 - ``frame``: one frame's view of the attributes the pipeline reads;
 - ``greyscale``: modality LUT → choose a window → apply it → 8 bits (MONOCHROME1 inverted);
 - ``colour``: colour frames as RGB, never windowed;
+- ``supplemental``: a greyscale frame's supplemental palette, its range in colour;
+- ``aspect``: square pixels, as served;
 - ``frame_copy``: the frame's stored values as a file of their own, redacted, for other windows;
 - ``render``: the stages put together.
 

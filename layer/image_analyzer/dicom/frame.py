@@ -8,6 +8,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from image_analyzer.dicom.supplemental import PALETTE_KEYWORDS
 from image_analyzer.windows import Window
 
 
@@ -29,7 +30,8 @@ class FrameData:
 _PIPELINE_KEYWORDS = (
     "PhotometricInterpretation", "BitsStored", "BitsAllocated", "PixelRepresentation", "RescaleSlope",
     "RescaleIntercept", "ModalityLUTSequence", "VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction",
-    "PixelPaddingValue",
+    "PixelPaddingValue", "PixelSpacing", "ImagerPixelSpacing", "PixelAspectRatio", "PixelPresentation",
+    *PALETTE_KEYWORDS,
 )  # fmt: skip
 
 
@@ -66,7 +68,7 @@ def frame_view(ds: Dataset, index: int) -> Dataset:
         if not sequence or item_index >= len(sequence):
             continue
         group = sequence[item_index]
-        for macro in ("PixelValueTransformationSequence", "FrameVOILUTSequence"):
+        for macro in ("PixelValueTransformationSequence", "FrameVOILUTSequence", "PixelMeasuresSequence"):
             if macro in group and group[macro].value:
                 _copy_pipeline_attributes(group[macro].value[0], view)
     return view

@@ -15,6 +15,7 @@ from pydicom.valuerep import DSfloat
 from image_analyzer import budget
 from image_analyzer.dicom.frame import frame_view
 from image_analyzer.dicom.greyscale import MAX_LUT_ENTRIES, VOI_KEYWORDS, greyscale_lut
+from image_analyzer.dicom.supplemental import PALETTE_KEYWORDS
 from image_analyzer.windows import Window
 
 
@@ -65,7 +66,7 @@ def view_source(
         return None
     view = frame_view(ds, index)
     big_endian = ds.file_meta.get("TransferSyntaxUID") == ExplicitVRBigEndian
-    if big_endian and any(k in view for k in ("ModalityLUTSequence", "VOILUTSequence")):
+    if big_endian and any(k in view for k in ("ModalityLUTSequence", "VOILUTSequence", *PALETTE_KEYWORDS)):
         return None  # their raw OW bytes are in the other byte order
     if copies == 4:
         assert redact is not None

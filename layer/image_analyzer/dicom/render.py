@@ -15,13 +15,15 @@ from pydicom.pixels.decoders import JPEGExtended12BitDecoder
 from pydicom.uid import ExplicitVRBigEndian
 
 from image_analyzer import palette, png
+from image_analyzer.dicom.aspect import pixel_aspect, square
 from image_analyzer.dicom.attributes import safe_metadata
 from image_analyzer.dicom.checks import check_codestream, check_decodable
 from image_analyzer.dicom.colour import COLOUR, render_colour
-from image_analyzer.dicom.frame import FrameData
+from image_analyzer.dicom.frame import FrameData, frame_view
 from image_analyzer.dicom.frame_copy import view_source
 from image_analyzer.dicom.greyscale import render_greyscale
 from image_analyzer.dicom.reading import frame_count, read_dataset, readable_int
+from image_analyzer.dicom.supplemental import coloured, has_supplemental_palette, palette_colours
 from image_analyzer.errors import ErrorCode, ProcessingError
 from image_analyzer.windows import PRESETS, Window, offered_views
 
@@ -35,10 +37,21 @@ _GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 
 @dataclass
 class Rendering:
-    pixels: np.ndarray  # uint8, (rows, columns) or (rows, columns, 3)
+    pixels: np.ndarray  # uint8, (rows, columns) or (rows, columns, 3): on the stored grid, one per stored pixel
     metadata: dict[str, Any] = field(default_factory=dict)
     # A greyscale frame as decoded: what the frame copy is made from.
     frame: FrameData | None = None
+    aspect: float = 1.0  # a pixel's height over its width: what is served is scaled to square pixels
+    # A supplemental palette: where the stored values are in its range, and their colours (the rest is grey).
+    palette: tuple[np.ndarray, np.ndarray] | None = None
+
+    def served(self, pixels: np.ndarray | None = None, redacted: np.ndarray | None = None) -> np.ndarray:
+        """``pixels`` (the rendering's own by default; a redacted copy of them, say) as served: a supplemental
+        palette's colours laid over the grey (never where ``redacted`` is set), square pixels."""
+        shown = self.pixels if pixels is None else pixels
+        if self.palette is not None:
+            shown = coloured(shown, self.palette, redacted)
+        return square(shown, self.aspect)
 
     def frame_copy(self, redact: np.ndarray | None = None) -> bytes | None:
         """The frame's stored values and the attributes that window them, as a DICOM file of its own: what other
@@ -49,10 +62,11 @@ class Rendering:
         return view_source(self.frame.dataset, self.frame.stored, self.frame.index, redact, self.frame.automatic)
 
     def to_image(self) -> Image.Image:
-        return Image.fromarray(self.pixels, mode="L" if self.pixels.ndim == 2 else "RGB")
+        served = self.served()
+        return Image.fromarray(served, mode="L" if served.ndim == 2 else "RGB")
 
     def to_png(self) -> bytes:
-        return png.encode(self.pixels)
+        return png.encode(self.served())
 
 
 def value_unit(ds: Dataset) -> str | None:
@@ -117,6 +131,7 @@ def render_dataset(
         window = PRESETS[window]
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     frame_data = None
+    supplemental = None
     arr = decode_frame(ds, index, frames)
     meta = safe_metadata(ds)
     meta["frameRendered"] = index + 1  # 1-based, as DICOM numbers frames (and every user-facing output)
@@ -124,6 +139,8 @@ def render_dataset(
         if arr.ndim != 2:
             raise ProcessingError(ErrorCode.UNSUPPORTED_DICOM, "The grayscale DICOM image has an unexpected shape.")
         pixels, choice = render_greyscale(ds, arr, index, window, source)
+        if has_supplemental_palette(view := frame_view(ds, index)):
+            supplemental = palette_colours(view, arr)
         meta["window"] = choice.described()
         meta["views"] = offered_views(meta.get("modality"), value_unit(ds))
         automatic = choice.window if choice.source == "auto" else None
@@ -137,7 +154,8 @@ def render_dataset(
         raise ProcessingError(
             ErrorCode.UNSUPPORTED_DICOM, f"The photometric interpretation {photometric!r} is not supported."
         )
-    return Rendering(pixels=pixels, metadata=meta, frame=frame_data)
+    aspect = pixel_aspect(frame_view(ds, index))
+    return Rendering(pixels=pixels, metadata=meta, frame=frame_data, aspect=aspect, palette=supplemental)
 
 
 def render(
