@@ -6,6 +6,7 @@ import io
 import json
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,14 +114,21 @@ def _label(
     }
 
 
-def to_labels(prediction: Prediction, max_labels: int, min_confidence: float) -> list[dict[str, Any]]:
+def to_labels(
+    prediction: Prediction,
+    max_labels: int,
+    min_confidence: float,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+) -> list[dict[str, Any]]:
     """Classes and their ancestors as Rekognition labels; an ancestor's confidence is its classes' total. Every
     confidence is scaled by the image's in-distribution probability: summing a flat softmax over the 398 animal
-    classes is what made an MR brain an "Animal 86" before the gate."""
+    classes is what made an MR brain an "Animal 86" before the gate. ``keep`` (the request's label filters) is
+    applied before MaxLabels, over every class when it is given."""
     table = classes()
     chains = parent_chains()
     probabilities = prediction.probabilities * prediction.in_distribution
-    top = np.argsort(probabilities)[::-1][: max(max_labels, 5) * 4]
+    ranked_classes = np.argsort(probabilities)[::-1]
+    top = ranked_classes if keep is not None else ranked_classes[: max(max_labels, 5) * 4]
     labels: dict[str, dict[str, Any]] = {}
     parent_mass: dict[str, float] = {}
     for index, p in enumerate(probabilities):
@@ -136,4 +144,5 @@ def to_labels(prediction: Prediction, max_labels: int, min_confidence: float) ->
             own_parents, category = chains[parent]
             labels[parent] = _label(parent, mass * 100, own_parents, (), category)
     ranked = sorted(labels.values(), key=lambda label: label["Confidence"], reverse=True)
-    return [label for label in ranked if label["Confidence"] >= min_confidence][:max_labels]
+    kept = [label for label in ranked if label["Confidence"] >= min_confidence and (keep is None or keep(label))]
+    return kept[:max_labels]

@@ -31,7 +31,9 @@ from PIL import Image, UnidentifiedImageError
 from local.emulators import local_client
 from local.label_service.detections import text_detections, text_filters
 from local.label_service.errors import RekognitionError
+from local.label_service.image_properties import image_properties
 from local.label_service.label_model import LABEL_MODEL_VERSION, Classifier, to_labels
+from local.label_service.label_request import LabelFilters, label_request
 from local.label_service.text import TEXT_MODEL_VERSION, TextReader
 from local.services import BackgroundHTTPServer, ChildService, exit_with_parent
 
@@ -84,10 +86,6 @@ def _image_bytes(state: ServiceState, image: Any) -> bytes:
     return response["Body"].read()
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 _FAULT_FIELDS = ("error", "delay", "times", "operation", "bloat_mb")
 
 
@@ -137,18 +135,17 @@ def _received_image(state: ServiceState, request: dict[str, Any], operation: str
 
 
 def detect_labels(state: ServiceState, request: dict[str, Any]) -> dict[str, Any]:
-    max_labels = request.get("MaxLabels", 1000)
-    min_confidence = request.get("MinConfidence", 55)
-    if not isinstance(max_labels, int) or isinstance(max_labels, bool) or max_labels < 0:
-        raise RekognitionError("InvalidParameterException", "MaxLabels must be a non-negative integer.")
-    if not _number(min_confidence) or not 0 <= min_confidence <= 100:
-        raise RekognitionError("InvalidParameterException", "MinConfidence must be between 0 and 100.")
+    """Labels (GENERAL_LABELS, the default) and ImageProperties (IMAGE_PROPERTIES), as the request's Features ask."""
+    asked = label_request(request)
     image = _received_image(state, request, "DetectLabels")
-    prediction = state.classifier.predict(image)
-    return {
-        "Labels": to_labels(prediction, max_labels, float(min_confidence)),
-        "LabelModelVersion": LABEL_MODEL_VERSION,
-    }
+    response: dict[str, Any] = {"Labels": [], "LabelModelVersion": LABEL_MODEL_VERSION}
+    if asked.labels:
+        prediction = state.classifier.predict(image)
+        keep = asked.filters.keeps if asked.filters != LabelFilters() else None
+        response["Labels"] = to_labels(prediction, asked.max_labels, asked.min_confidence, keep)
+    if asked.image_properties:
+        response["ImageProperties"] = image_properties(image, asked.max_dominant_colors)
+    return response
 
 
 def detect_text(state: ServiceState, request: dict[str, Any]) -> dict[str, Any]:
