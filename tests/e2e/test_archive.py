@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from local import archive
+from tests.harness.cli import interruptible
 from tests.harness.files import gradient, make_dicom, photo_bytes, sample_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +62,7 @@ def analyze(api_url: str, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from local.emulators import BACKEND_ENV
-from tests.harness.cli import cli_environment, owned_containers, run_cli
+from tests.harness.cli import cli_environment, interruptible, owned_containers, run_cli
 from tests.harness.files import photo_bytes, sample_path
 
 
@@ -75,6 +75,7 @@ def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c(backend: str, 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
         cwd=Path(__file__).resolve().parents[2],
         env=cli_environment(**{BACKEND_ENV: backend}),  # the backend chosen by the environment alone
     )
@@ -145,6 +146,7 @@ def test_up_with_auth_prints_a_development_token_that_the_api_accepts(backend: s
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
         cwd=Path(__file__).resolve().parents[2],
         env=cli_environment(**{BACKEND_ENV: backend}),
     )
@@ -188,6 +190,7 @@ def test_up_runs_with_a_stack_files_settings_and_set_over_them(backend: str, tmp
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
         cwd=tmp_path,
         env=cli_environment(**{BACKEND_ENV: backend}),
     )

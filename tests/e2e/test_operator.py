@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from local.emulators import BACKEND_ENV
-from tests.harness.cli import cli_environment, owned_containers
+from tests.harness.cli import cli_environment, interruptible, owned_containers
 from tests.harness.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +53,7 @@ def start_up(backend: str, tmp_path: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
         cwd=ROOT,
         env=cli_environment(**{BACKEND_ENV: backend}),
     )

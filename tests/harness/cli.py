@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,12 @@ from local.emulators.containers import OWNER_LABEL, docker_unavailable_reason
 def cli_environment(**extra: str) -> dict[str, str]:
     """A user's bare shell: no AWS settings; PATH kept so that docker is found as the user would find it."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "COLUMNS": "200", "TERM": "dumb", **extra}
+
+
+def interruptible() -> None:
+    """A child's SIGINT as a terminal's Ctrl-C gives it: a shell starting a non-interactive job in the background
+    (`bash .ci/run &`) has it ignored, and children inherit that, so a test's SIGINT would go unheard."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
