@@ -7,7 +7,6 @@ import io
 import json
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from local import archive
-from tests.harness.cli import interruptible
+from tests.harness.cli import start_cli
 from tests.harness.files import gradient, make_dicom, photo_bytes, sample_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,14 +55,7 @@ def archive_tree(root: Path, photos: int = 0) -> dict[str, str]:
 
 
 def analyze(api_url: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "local.cli", "analyze", "--api", api_url, *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=interruptible,
-    )
+    return start_cli("analyze", "--api", api_url, *args, cwd=ROOT)
 
 
 def uploads_requested(stack) -> int:

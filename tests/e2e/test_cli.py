@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from local.emulators import BACKEND_ENV
-from tests.harness.cli import cli_environment, interruptible, owned_containers, run_cli
+from tests.harness.cli import owned_containers, run_cli, start_cli
 from tests.harness.files import photo_bytes, sample_path
 
 
@@ -70,15 +68,10 @@ def test_up_prints_the_api_url_serves_and_stops_cleanly_on_ctrl_c(backend: str, 
     import requests
 
     log_file = tmp_path / "functions.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.cli", "up", "--port", "0", "--log-file", str(log_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=interruptible,
-        cwd=Path(__file__).resolve().parents[2],
-        env=cli_environment(**{BACKEND_ENV: backend}),  # the backend chosen by the environment alone
-    )
+    process = start_cli(  # the backend chosen by the environment alone
+        "up", "--port", "0", "--log-file", str(log_file), cwd=Path(__file__).resolve().parents[2],
+        **{BACKEND_ENV: backend},
+    )  # fmt: skip
     try:
         assert process.stdout is not None
         api_url = None
@@ -141,15 +134,10 @@ def test_up_with_auth_prints_a_development_token_that_the_api_accepts(backend: s
 
     import requests
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.cli", "up", "--auth", "--port", "0", "--log-file", str(tmp_path / "f.log")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=interruptible,
-        cwd=Path(__file__).resolve().parents[2],
-        env=cli_environment(**{BACKEND_ENV: backend}),
-    )
+    process = start_cli(
+        "up", "--auth", "--port", "0", "--log-file", str(tmp_path / "f.log"), cwd=Path(__file__).resolve().parents[2],
+        **{BACKEND_ENV: backend},
+    )  # fmt: skip
     try:
         assert process.stdout is not None
         api_url = token = None
@@ -185,15 +173,7 @@ def test_up_runs_with_a_stack_files_settings_and_set_over_them(backend: str, tmp
     )
     command = ["up", "--port", "0", "--log-file", str(tmp_path / "f.log"), "--stack-config", str(stack_file)]
     command += ["--set", "dailyUploadQuota=2", "--set", "image-analyzer:textDetection=function"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.cli", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=interruptible,
-        cwd=tmp_path,
-        env=cli_environment(**{BACKEND_ENV: backend}),
-    )
+    process = start_cli(*command, cwd=tmp_path, **{BACKEND_ENV: backend})
     try:
         assert process.stdout is not None
         printed = []

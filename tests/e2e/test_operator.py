@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from local.emulators import BACKEND_ENV
-from tests.harness.cli import cli_environment, interruptible, owned_containers
+from tests.harness.cli import owned_containers, start_cli
 from tests.harness.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,15 +47,7 @@ def alive(pids: set[int]) -> set[int]:
 
 
 def start_up(backend: str, tmp_path: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "local.cli", "up", "--port", "0", "--log-file", str(tmp_path / "f.log")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=interruptible,
-        cwd=ROOT,
-        env=cli_environment(**{BACKEND_ENV: backend}),
-    )
+    return start_cli("up", "--port", "0", "--log-file", str(tmp_path / "f.log"), cwd=ROOT, **{BACKEND_ENV: backend})
 
 
 def read_until(process: subprocess.Popen[str], marker: str) -> list[str]:

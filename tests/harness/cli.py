@@ -33,6 +33,20 @@ def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[st
     )
 
 
+def start_cli(*args: str, cwd: Path, **env: str) -> subprocess.Popen[str]:
+    """The command running in the background (``up``, a long ``analyze``), its output on one pipe, interruptible
+    with SIGINT as from a terminal."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "local.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=interruptible,
+        cwd=cwd,
+        env=cli_environment(**env),
+    )
+
+
 def owned_containers(pid: int) -> list[str]:
     """LocalStack containers still labelled with process ``pid`` as their owner."""
     if docker_unavailable_reason():
