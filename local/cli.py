@@ -40,14 +40,14 @@ console = Console()
 def shown(text: object, lines: bool = False) -> str:
     """A name or message from outside (a file name, an archive member, an API message) as the console prints it:
     control and format characters visible as escapes (no terminal title set, no screen cleared, no text reversed),
-    rich's markup inert (a member named x[/y].png is a name, not a closing tag)."""
-    visible = "".join(
-        ch if unicodedata.category(ch) not in ("Cc", "Cf") or (lines and ch == "\n") else
-        f"\\x{ord(ch):02x}" if ord(ch) < 256 else
-        f"\\u{ord(ch):04x}"
-        for ch in str(text)
-    )  # fmt: skip
-    return escape(visible)
+    rich's markup inert (a member named x[/y].png is a name, not a closing tag). ``lines``: newlines kept."""
+    return escape("".join(_visible(ch, lines) for ch in str(text)))
+
+
+def _visible(ch: str, lines: bool) -> str:
+    if unicodedata.category(ch) not in ("Cc", "Cf") or (lines and ch == "\n"):
+        return ch
+    return f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}"
 
 
 def tail(text: str, width: int) -> str:

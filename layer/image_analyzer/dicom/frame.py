@@ -29,7 +29,7 @@ class FrameData:
 # What the greyscale pipeline reads, at the top level and in the functional-group macros that override it.
 _PIPELINE_KEYWORDS = (
     "PhotometricInterpretation", "BitsStored", "BitsAllocated", "PixelRepresentation", "RescaleSlope",
-    "RescaleIntercept", "ModalityLUTSequence", "VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction",
+    "RescaleIntercept", "RescaleType", "ModalityLUTSequence", "VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction",
     "PixelPaddingValue", "PixelSpacing", "ImagerPixelSpacing", "PixelAspectRatio", "PixelPresentation",
     *PALETTE_KEYWORDS,
 )  # fmt: skip

@@ -21,7 +21,6 @@ from pydicom.pixels import apply_modality_lut, apply_windowing
 from pydicom.pixels import apply_voi as apply_voi_lut
 
 from image_analyzer import budget
-from image_analyzer.dicom.frame import frame_view
 from image_analyzer.windows import Window, description
 
 # Evaluate the pipeline over the stored-value domain when it has at most this many entries (17 bits).
@@ -169,10 +168,10 @@ def greyscale_lut(
 
 
 def render_greyscale(
-    ds: Dataset, arr: np.ndarray, index: int, window: Window | None, source: str | None
+    view: Dataset, arr: np.ndarray, window: Window | None, source: str | None
 ) -> tuple[np.ndarray, WindowChoice]:
-    """One decoded greyscale frame → 8 bits, and the VOI it was shown in."""
-    view = frame_view(ds, index)
+    """One decoded greyscale frame → 8 bits, and the VOI it was shown in; ``view`` is the frame's
+    (:func:`~image_analyzer.dicom.frame.frame_view`)."""
     padding = view.get("PixelPaddingValue")
     if np.issubdtype(arr.dtype, np.integer):
         low, high = int(arr.min()), int(arr.max())

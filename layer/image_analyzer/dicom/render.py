@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -48,10 +49,16 @@ class Rendering:
     def served(self, pixels: np.ndarray | None = None, redacted: np.ndarray | None = None) -> np.ndarray:
         """``pixels`` (the rendering's own by default; a redacted copy of them, say) as served: a supplemental
         palette's colours laid over the grey (never where ``redacted`` is set), square pixels."""
-        shown = self.pixels if pixels is None else pixels
+        if pixels is None:
+            return self.served_pixels
         if self.palette is not None:
-            shown = coloured(shown, self.palette, redacted)
-        return square(shown, self.aspect)
+            pixels = coloured(pixels, self.palette, redacted)
+        return square(pixels, self.aspect)
+
+    @cached_property
+    def served_pixels(self) -> np.ndarray:
+        """The rendering as served, made once (the image and its PNG are both made from it)."""
+        return self.served(self.pixels)
 
     def frame_copy(self, redact: np.ndarray | None = None) -> bytes | None:
         """The frame's stored values and the attributes that window them, as a DICOM file of its own: what other
@@ -62,23 +69,20 @@ class Rendering:
         return view_source(self.frame.dataset, self.frame.stored, self.frame.index, redact, self.frame.automatic)
 
     def to_image(self) -> Image.Image:
-        served = self.served()
+        served = self.served_pixels
         return Image.fromarray(served, mode="L" if served.ndim == 2 else "RGB")
 
     def to_png(self) -> bytes:
-        return png.encode(self.served())
+        return png.encode(self.served_pixels)
 
 
-def value_unit(ds: Dataset) -> str | None:
-    """What the modality values are in, where the file says: RescaleType, a Modality LUT's type, or an enhanced
-    image's shared pixel value transformation."""
-    with contextlib.suppress(AttributeError, IndexError, TypeError):
-        if ds.get("RescaleType"):
-            return str(ds.RescaleType)
-        if ds.get("ModalityLUTSequence"):
-            return str(ds.ModalityLUTSequence[0].get("ModalityLUTType") or "") or None
-        shared = ds.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0]
-        return str(shared.get("RescaleType") or "") or None
+def value_unit(view: Dataset) -> str | None:
+    """What the modality values are in, where the frame's view says (its RescaleType, an enhanced image's pixel
+    value transformation folded in), or its Modality LUT's type."""
+    if view.get("RescaleType"):
+        return str(view.RescaleType)
+    if view.get("ModalityLUTSequence"):
+        return str(view.ModalityLUTSequence[0].get("ModalityLUTType") or "") or None
     return None
 
 
@@ -133,16 +137,17 @@ def render_dataset(
     frame_data = None
     supplemental = None
     arr = decode_frame(ds, index, frames)
+    view = frame_view(ds, index)
     meta = safe_metadata(ds)
     meta["frameRendered"] = index + 1  # 1-based, as DICOM numbers frames (and every user-facing output)
     if photometric in _GRAYSCALE:
         if arr.ndim != 2:
             raise ProcessingError(ErrorCode.UNSUPPORTED_DICOM, "The grayscale DICOM image has an unexpected shape.")
-        pixels, choice = render_greyscale(ds, arr, index, window, source)
-        if has_supplemental_palette(view := frame_view(ds, index)):
+        pixels, choice = render_greyscale(view, arr, window, source)
+        if has_supplemental_palette(view):
             supplemental = palette_colours(view, arr)
         meta["window"] = choice.described()
-        meta["views"] = offered_views(meta.get("modality"), value_unit(ds))
+        meta["views"] = offered_views(meta.get("modality"), value_unit(view))
         automatic = choice.window if choice.source == "auto" else None
         if not invert_monochrome1 and photometric == "MONOCHROME1":
             pixels = 255 - pixels  # only to show what skipping the inversion would look like
@@ -154,8 +159,7 @@ def render_dataset(
         raise ProcessingError(
             ErrorCode.UNSUPPORTED_DICOM, f"The photometric interpretation {photometric!r} is not supported."
         )
-    aspect = pixel_aspect(frame_view(ds, index))
-    return Rendering(pixels=pixels, metadata=meta, frame=frame_data, aspect=aspect, palette=supplemental)
+    return Rendering(pixels, meta, frame_data, aspect=pixel_aspect(view), palette=supplemental)
 
 
 def render(
